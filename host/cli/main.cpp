@@ -1,0 +1,43 @@
+// ratrace: reverse attention tracing for whole corpora.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.hpp"
+#include "ratrace/errors.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"ratrace: reverse attention tracing, CPU reference and CUDA engine", "ratrace"};
+  app.set_version_flag("--version", RATRACE_VERSION);
+  app.require_subcommand(1);
+  int exit_code = ratrace::kExitOk;
+  ratrace::cli::register_trace(app, exit_code);
+  ratrace::cli::register_paths(app, exit_code);
+  ratrace::cli::register_inspect(app, exit_code);
+  ratrace::cli::register_synth(app, exit_code);
+  ratrace::cli::register_demo(app, exit_code);
+  ratrace::cli::register_verify(app, exit_code);
+  ratrace::cli::register_decay(app, exit_code);
+  ratrace::cli::register_render(app, exit_code);
+  ratrace::cli::register_report(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return ratrace::kExitBadInput;  // SPEC §7: usage errors are exit 2
+  } catch (const ratrace::InputError& e) {
+    fmt::print(stderr, "ratrace: error: {}\n", e.what());
+    return ratrace::kExitBadInput;
+  } catch (const ratrace::UsageError& e) {
+    fmt::print(stderr, "ratrace: error: {}\n", e.what());
+    return ratrace::kExitBadInput;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "ratrace: internal error: {}\n", e.what());
+    return ratrace::kExitInternal;
+  }
+  return exit_code;
+}

@@ -1,0 +1,99 @@
+#pragma once
+// Small RAII and typed helpers over the HDF5 C API, shared by the corpus reader, the results
+// file and the /stats group. Everything that touches hid_t outside host/io goes through here.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace ratrace::h5 {
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), closer_(o.closer_) {}
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = std::exchange(o.id_, H5I_INVALID_HID);
+      closer_ = o.closer_;
+    }
+    return *this;
+  }
+  ~Handle() { reset(); }
+  void reset() {
+    if (id_ >= 0 && closer_) closer_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+  hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+inline Handle file_handle(hid_t id) { return {id, H5Fclose}; }
+inline Handle group_handle(hid_t id) { return {id, H5Gclose}; }
+inline Handle dataset_handle(hid_t id) { return {id, H5Dclose}; }
+inline Handle space_handle(hid_t id) { return {id, H5Sclose}; }
+inline Handle type_handle(hid_t id) { return {id, H5Tclose}; }
+inline Handle attr_handle(hid_t id) { return {id, H5Aclose}; }
+inline Handle plist_handle(hid_t id) { return {id, H5Pclose}; }
+
+// Turns off HDF5's own error-stack printing: we report our own, clearer errors.
+void silence_errors();
+
+// Whether `path` (relative to loc, possibly nested "a/b/c") exists as a link.
+bool exists(hid_t loc, const std::string& path);
+
+// The dimensions of a dataset's dataspace.
+std::vector<hsize_t> dims(hid_t dataset);
+
+// The native memory type for T (integers, float, double).
+template <class T>
+hid_t native_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+  else if constexpr (std::is_same_v<T, std::int8_t>) return H5T_NATIVE_INT8;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
+  else if constexpr (std::is_same_v<T, std::int16_t>) return H5T_NATIVE_INT16;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return H5T_NATIVE_UINT16;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
+  else static_assert(sizeof(T) == 0, "unsupported type");
+}
+
+// --- writing (each throws std::runtime_error naming the object on failure) ------------------
+// A 1-D dataset, chunked and deflate-compressed when large enough to matter.
+template <class T>
+void write_vector(hid_t loc, const std::string& name, const std::vector<T>& values);
+// A 2-D [rows][cols] dataset from row-major data.
+template <class T>
+void write_matrix(hid_t loc, const std::string& name, const T* data, hsize_t rows, hsize_t cols);
+// Variable-length UTF-8 strings.
+void write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values);
+void write_attr_string(hid_t loc, const std::string& name, const std::string& value);
+void write_attr_int64(hid_t loc, const std::string& name, std::int64_t value);
+Handle create_group(hid_t loc, const std::string& name);
+
+// --- reading (each throws std::runtime_error naming the object on failure) ------------------
+template <class T>
+std::vector<T> read_vector(hid_t loc, const std::string& name);  // any rank, flattened, converted to T
+std::vector<std::string> read_strings(hid_t loc, const std::string& name);  // vlen or fixed-size
+std::optional<std::string> read_attr_string(hid_t loc, const std::string& name);
+std::optional<std::int64_t> read_attr_int64(hid_t loc, const std::string& name);
+
+}  // namespace ratrace::h5

@@ -1,0 +1,64 @@
+#pragma once
+// Reads an input corpus (SPEC §4) piece by piece: one layer or one head at a time.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ratrace {
+
+enum class AttnDtype : int { float16 = 0, bfloat16 = 1, float32 = 2, float64 = 3 };
+std::string_view dtype_name(AttnDtype dtype);
+std::size_t dtype_size(AttnDtype dtype);
+
+struct SequenceInfo {
+  std::string name;  // group name under /sequences
+  int num_layers = 0;
+  int num_heads = 0;
+  int seq_len = 0;
+  AttnDtype dtype = AttnDtype::float32;
+  std::vector<unsigned long long> chunk_dims;  // empty when the attention dataset is contiguous
+  int deflate_level = -1;                      // -1 when not deflate-compressed
+  bool has_token_ids = false;
+  bool has_tokens = false;
+  bool has_mask = false;
+};
+
+// Opens the file and checks its structure (groups, ranks, square matrices, equal lengths, dtypes)
+// without reading attention values. Every error is an InputError naming file, dataset and shape.
+// Not thread-safe: call it from one thread at a time.
+class CorpusReader {
+ public:
+  explicit CorpusReader(const std::string& path);
+  ~CorpusReader();
+  CorpusReader(CorpusReader&&) noexcept;
+  CorpusReader& operator=(CorpusReader&&) noexcept;
+
+  const std::string& path() const;
+  // Sequences ordered by name, plain byte-wise order.
+  const std::vector<SequenceInfo>& sequences() const;
+  std::optional<std::int64_t> bos_token_id() const;
+  std::optional<std::string> model() const;
+
+  // Heads [head_begin, head_begin + head_count) of one layer, widened to float32 (SPEC §2),
+  // row-major [head_count][S][S]. Values are not checked here (see validate.hpp).
+  void read_heads(int seq, int layer, int head_begin, int head_count, float* out) const;
+  // The same elements as stored (dtype_size bytes each, native byte order); the GPU widens them.
+  void read_heads_raw(int seq, int layer, int head_begin, int head_count, void* out) const;
+
+  std::vector<std::int64_t> read_token_ids(int seq) const;  // empty when absent
+  std::vector<std::string> read_tokens(int seq) const;      // empty when absent
+  std::vector<std::uint8_t> read_mask(int seq) const;       // empty when absent (all valid)
+
+  // "FILE:/sequences/NAME/attention", for messages.
+  std::string dataset_label(int seq, std::string_view dataset) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ratrace

@@ -1,0 +1,56 @@
+#pragma once
+// Influence-decay statistics (the /stats group). Distances d = i - j >= 1 are binned by powers of
+// two: bin 0 holds d = 1, bin 1 holds 2..3, bin 2 holds 4..7, ...
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "ratrace/detail/host_device.hpp"
+
+namespace ratrace {
+
+inline constexpr int kDistanceBins = 32;
+inline constexpr int kSinkPositions = 64;
+
+// Bin of a distance d >= 1: floor(log2(d)).
+RATRACE_HD int distance_bin(std::int32_t d) {
+  int b = 0;
+  while (d > 1) {
+    d >>= 1;
+    ++b;
+  }
+  return b;
+}
+
+// Sum and count of A[i][j] per distance bin over the causal part (j < i) of one traced matrix.
+struct AttentionProfile {
+  std::int32_t seq_index = 0;
+  std::int32_t layer = 0;
+  std::int32_t head = 0;  // or kHeadMean / kHeadMax
+  std::array<double, kDistanceBins> sum{};
+  std::array<std::int64_t, kDistanceBins> count{};
+};
+
+// Adds one dense row-major float32 matrix into `profile`.
+void accumulate_attention_profile(const float* matrix, std::int32_t seq_len, AttentionProfile& profile);
+
+// Per (layer, head-or-aggregate) statistics, rows in order of first appearance.
+struct DecayStats {
+  std::vector<std::int32_t> layer;
+  std::vector<std::int32_t> head;
+  std::vector<std::array<double, kDistanceBins>> attn_mean;       // mean attention weight per bin
+  std::vector<std::array<std::int64_t, kDistanceBins>> attn_count; // elements per bin
+  std::vector<std::array<double, kDistanceBins>> origin_weight;   // path-weighted target - origin
+  std::vector<double> mean_hops;                                  // path-weighted mean edges
+  std::vector<std::array<double, kSinkPositions>> sink_mass;      // path weight by origin position
+  std::vector<double> sink_rest;                                  // path weight with origin >= 64
+  std::vector<std::int64_t> num_jobs;
+};
+
+}  // namespace ratrace
+
+namespace ratrace {
+struct TraceResults;
+// Aggregates per-matrix profiles and result paths into per (layer, head) statistics.
+DecayStats compute_decay_stats(const TraceResults& results, const std::vector<AttentionProfile>& profiles);
+}  // namespace ratrace

@@ -1,0 +1,71 @@
+#pragma once
+// The engines: CPU reference and GPU. Both take the same plan and produce the same results.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ratrace/corpus_reader.hpp"
+#include "ratrace/decay_stats.hpp"
+#include "ratrace/params.hpp"
+#include "ratrace/results.hpp"
+#include "ratrace/validate.hpp"
+
+namespace ratrace {
+
+// The resolved work for one sequence: every (layer, head) matrix, each traced for every target.
+struct SequencePlan {
+  int seq_index = 0;
+  int seq_len = 0;
+  std::vector<int> layers;   // resolved, non-negative
+  std::vector<int> heads;    // resolved head indices, kHeadMean, kHeadMax
+  std::vector<int> targets;  // resolved, non-negative
+  std::vector<std::uint8_t> key_mask;  // empty = all keys valid
+  std::vector<std::uint8_t> is_bos;    // empty = no BOS positions
+};
+
+struct TracePlan {
+  std::vector<SequencePlan> sequences;
+  std::int64_t num_jobs() const;
+  std::int64_t num_matrices() const;  // (sequence, layer, head) units
+};
+
+struct TraceOutput {
+  TraceResults results;                       // jobs in any order, each once
+  std::vector<AttentionProfile> profiles;     // one per traced matrix
+  RowSumTally row_sums;                       // suspicious rows seen (warned once by the caller)
+};
+
+// Called with (matrices done, matrices total) as work completes.
+using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // Which device ran, for stderr and the results' `device` attribute.
+  virtual std::string device_description() const = 0;
+  // Runs every job of the plan. Throws InputError on bad values in what it reads.
+  virtual TraceOutput run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
+                          const ProgressFn& progress) = 0;
+};
+
+// threads <= 0: all hardware threads. Output is identical whatever the thread count.
+std::unique_ptr<Engine> make_cpu_engine(int threads);
+
+struct GpuStatus {
+  bool usable = false;
+  std::string name;    // card name when usable
+  std::string reason;  // why not, when not usable
+};
+// Never throws: any CUDA error (no driver, no device, CPU-only build) means "not usable".
+GpuStatus query_gpu();
+
+struct GpuOptions {
+  std::int64_t mem_limit_bytes = 0;  // 0: a safe fraction of free memory
+  int device = 0;
+};
+// Throws UsageError when no usable GPU is present (or the build has no CUDA).
+std::unique_ptr<Engine> make_gpu_engine(const GpuOptions& options);
+
+}  // namespace ratrace
