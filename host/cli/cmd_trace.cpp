@@ -1,10 +1,56 @@
-// PLACEHOLDER: replaced by the real `ratrace trace`.
+// `ratrace trace INPUT.h5 -o OUT.h5`: the main job.
+#include <fmt/format.h>
+
+#include <chrono>
+
 #include "cli/commands.hpp"
-#include "ratrace/errors.hpp"
+#include "cli/trace_options.hpp"
+#include "ratrace/corpus_reader.hpp"
+#include "ratrace/results.hpp"
+#include "run/trace_run.hpp"
+#include "util/progress.hpp"
 
 namespace ratrace::cli {
-void register_trace(CLI::App& root, int& exit_code) {
-  auto* sub = root.add_subcommand("trace", "(not yet available)");
-  sub->callback([&exit_code] { exit_code = 3; throw std::runtime_error("ratrace trace is not built yet"); });
+namespace {
+
+struct TraceCommand {
+  TraceCliOptions options;
+  std::string output;
+  bool force = false;
+};
+
+int run_trace_command(const TraceCommand& cmd) {
+  const TraceRequest request = finish_request(cmd.options);
+  check_output_path(cmd.output, cmd.force);  // fail fast, before a long run
+  const CorpusReader reader(request.input);
+  const PlannedTrace planned = plan_trace(reader, request);
+  const auto engine = choose_engine(request);
+  fmt::print(stderr, "ratrace: tracing {} jobs ({} matrices) of {} on {}\n", planned.plan.num_jobs(),
+             planned.plan.num_matrices(), request.input, engine->device_description());
+
+  const auto start = std::chrono::steady_clock::now();
+  const ResultsFile file = run_trace(reader, planned, request, *engine, make_terminal_progress("trace"));
+  write_results_file(cmd.output, file, cmd.force);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(stderr, "ratrace: wrote {}: {} jobs, {} paths, {} nodes in {:.2f} s ({:.0f} jobs/s)\n", cmd.output,
+             file.results.num_jobs(), file.results.num_paths(), file.results.num_nodes(), seconds,
+             seconds > 0 ? static_cast<double>(file.results.num_jobs()) / seconds : 0.0);
+  return 0;
 }
+
+}  // namespace
+
+void register_trace(CLI::App& root, int& exit_code) {
+  auto cmd = std::make_shared<TraceCommand>();
+  CLI::App* sub = root.add_subcommand("trace", "Trace paths backwards from targets, for every selected job");
+  sub->add_option("input", cmd->options.request.input, "Input corpus (HDF5, see docs/FORMAT.md)")->required();
+  sub->add_option("-o,--output", cmd->output, "Results file to write (HDF5)")->required();
+  sub->add_flag("--force", cmd->force, "Overwrite the results file if it exists");
+  add_trace_options(*sub, cmd->options);
+  sub->footer(
+      "SEL: 'all', integers (negative from the end) and Python slices, comma-separated: 0,4:8,-1\n"
+      "Defaults: --sequences all --layers -1 --heads mean --targets -1");
+  sub->callback([cmd, &exit_code] { exit_code = run_trace_command(*cmd); });
+}
+
 }  // namespace ratrace::cli

@@ -1,7 +1,6 @@
 #include <cmath>
 #include <limits>
 
-#include "ratrace/engine.hpp"
 #include "ratrace/results.hpp"
 
 namespace ratrace {
@@ -41,19 +40,6 @@ std::vector<PathResult> TraceResults::job_paths(std::size_t k) const {
     out.push_back(std::move(r));
   }
   return out;
-}
-
-std::int64_t TracePlan::num_jobs() const {
-  std::int64_t n = 0;
-  for (const auto& s : sequences)
-    n += static_cast<std::int64_t>(s.layers.size() * s.heads.size() * s.targets.size());
-  return n;
-}
-
-std::int64_t TracePlan::num_matrices() const {
-  std::int64_t n = 0;
-  for (const auto& s : sequences) n += static_cast<std::int64_t>(s.layers.size() * s.heads.size());
-  return n;
 }
 
 }  // namespace ratrace
