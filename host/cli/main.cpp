@@ -27,8 +27,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return ratrace::kExitBadInput;  // SPEC §7: usage errors are exit 2
+    // One line, exit 2 (SPEC §7), instead of CLI11's own codes.
+    fmt::print(stderr, "ratrace: error: {} (see --help)\n", e.what());
+    return ratrace::kExitBadInput;
   } catch (const ratrace::InputError& e) {
     fmt::print(stderr, "ratrace: error: {}\n", e.what());
     return ratrace::kExitBadInput;

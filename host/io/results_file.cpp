@@ -1,7 +1,213 @@
-// STUB: owned by a parallel work stream; replaced by the real implementation.
+// The results file of SPEC §5: written under a temporary name and renamed when complete; read back
+// with every dataset checked. The layout is documented for users in docs/FORMAT.md.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "io/hdf5_util.hpp"
+#include "io/results_consistency.hpp"
+#include "io/results_output_path.hpp"
+#include "io/stats_group.hpp"
+#include "ratrace/errors.hpp"
 #include "ratrace/results.hpp"
+
 namespace ratrace {
-void write_results_file(const std::string&, const ResultsFile&, bool) { throw std::logic_error("results writer not built yet"); }
-ResultsFile read_results_file(const std::string&) { throw std::logic_error("results reader not built yet"); }
+namespace {
+
+constexpr const char* kFormatName = "ratrace-results";
+constexpr std::int64_t kFormatVersion = 1;
+
+// The new HDF5 file; closed explicitly on success so that a failed final flush is an error,
+// and quietly on unwinding.
+class NewFile {
+ public:
+  explicit NewFile(const std::string& path) : path_(path) {
+    h5::Handle fapl = h5::plist_handle(H5Pcreate(H5P_FILE_ACCESS));
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);  // closing the file closes anything left open
+    id_ = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    if (id_ < 0) throw std::runtime_error(fmt::format("cannot create the temporary results file '{}'", path));
+  }
+  NewFile(const NewFile&) = delete;
+  NewFile& operator=(const NewFile&) = delete;
+  ~NewFile() {
+    if (id_ >= 0) H5Fclose(id_);
+  }
+  hid_t id() const { return id_; }
+  void close() {
+    if (H5Fclose(std::exchange(id_, H5I_INVALID_HID)) < 0)
+      throw std::runtime_error(fmt::format("cannot finish writing '{}' (disk full?)", path_));
+  }
+
+ private:
+  std::string path_;
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+void write_sequences(hid_t file, const ResultsFile& f) {
+  h5::Handle g = h5::create_group(file, "sequences");
+  h5::write_strings(g, "names", f.sequence_names);
+  h5::write_vector(g, "length", f.sequence_length);
+  h5::write_vector(g, "token_begin", f.token_begin);
+  if (f.token_ids) h5::write_vector(g, "token_ids", *f.token_ids);
+  if (f.tokens) h5::write_strings(g, "tokens", *f.tokens);
+}
+
+void write_jobs(hid_t file, const TraceResults& r) {
+  std::vector<std::int32_t> seq_index, layer, head, target;
+  for (const JobKey& job : r.jobs) {
+    seq_index.push_back(job.seq_index);
+    layer.push_back(job.layer);
+    head.push_back(job.head);
+    target.push_back(job.target);
+  }
+  h5::Handle g = h5::create_group(file, "jobs");
+  h5::write_vector(g, "seq_index", seq_index);
+  h5::write_vector(g, "layer", layer);
+  h5::write_vector(g, "head", head);
+  h5::write_vector(g, "target", target);
+  h5::write_vector(g, "path_begin", r.path_begin);
+}
+
+void write_paths_and_nodes(hid_t file, const TraceResults& r) {
+  {
+    h5::Handle g = h5::create_group(file, "paths");
+    h5::write_vector(g, "score_raw", r.score_raw);
+    h5::write_vector(g, "score_norm", r.score_norm);
+    h5::write_vector(g, "node_begin", r.node_begin);
+  }
+  h5::Handle g = h5::create_group(file, "nodes");
+  h5::write_vector(g, "position", r.node_position);
+  h5::write_vector(g, "edge_attn", r.node_edge_attn);
+}
+
+void write_contents(const std::string& temp, const ResultsFile& f) {
+  NewFile file(temp);
+  h5::write_attr_string(file.id(), "format", kFormatName);
+  h5::write_attr_int64(file.id(), "format_version", kFormatVersion);
+  h5::write_attr_string(file.id(), "params", f.params_json);
+  h5::write_attr_string(file.id(), "input", f.input);
+  h5::write_attr_string(file.id(), "device", f.device);
+  write_sequences(file.id(), f);
+  write_jobs(file.id(), f.results);
+  write_paths_and_nodes(file.id(), f.results);
+  if (f.stats) write_stats_group(file.id(), *f.stats);
+  file.close();
+}
+
+// --- reading ------------------------------------------------------------------------------------
+
+// A 1-D dataset that must be there; errors name the dataset (the caller adds the file).
+template <class T>
+std::vector<T> read_required(hid_t file, const std::string& name) {
+  if (!h5::exists(file, name)) throw InputError(fmt::format("missing dataset {}", name));
+  {
+    h5::Handle ds = h5::dataset_handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
+    if (!ds.valid()) throw InputError(fmt::format("{} is not a dataset", name));
+    const std::vector<hsize_t> shape = h5::dims(ds);
+    if (shape.size() != 1) throw InputError(fmt::format("{} has {} dimensions, expected 1", name, shape.size()));
+  }
+  if constexpr (std::is_same_v<T, std::string>) return h5::read_strings(file, name);
+  else return h5::read_vector<T>(file, name);
+}
+
+template <class T>
+std::optional<std::vector<T>> read_optional(hid_t file, const std::string& name) {
+  if (!h5::exists(file, name)) return std::nullopt;
+  return read_required<T>(file, name);
+}
+
+std::string read_required_attr(hid_t file, const char* name) {
+  std::optional<std::string> value = h5::read_attr_string(file, name);
+  if (!value) throw InputError(fmt::format("missing root attribute '{}' (a string)", name));
+  return *value;
+}
+
+TraceResults read_trace_results(hid_t file) {
+  TraceResults r;
+  const auto seq_index = read_required<std::int32_t>(file, "/jobs/seq_index");
+  const auto layer = read_required<std::int32_t>(file, "/jobs/layer");
+  const auto head = read_required<std::int32_t>(file, "/jobs/head");
+  const auto target = read_required<std::int32_t>(file, "/jobs/target");
+  const std::size_t n_jobs = seq_index.size();
+  if (layer.size() != n_jobs || head.size() != n_jobs || target.size() != n_jobs)
+    throw InputError(fmt::format("/jobs/seq_index, layer, head and target differ in length ({}, {}, {}, {})", n_jobs,
+                                 layer.size(), head.size(), target.size()));
+  for (std::size_t k = 0; k < n_jobs; ++k) r.jobs.push_back({seq_index[k], layer[k], head[k], target[k]});
+  r.path_begin = read_required<std::int64_t>(file, "/jobs/path_begin");
+  r.score_raw = read_required<double>(file, "/paths/score_raw");
+  r.score_norm = read_required<double>(file, "/paths/score_norm");
+  r.node_begin = read_required<std::int64_t>(file, "/paths/node_begin");
+  r.node_position = read_required<std::int32_t>(file, "/nodes/position");
+  r.node_edge_attn = read_required<float>(file, "/nodes/edge_attn");
+  return r;
+}
+
+ResultsFile read_contents(const std::string& path) {
+  h5::Handle file = h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!file.valid()) throw InputError("cannot be opened as HDF5");
+  const std::optional<std::string> format = h5::read_attr_string(file, "format");
+  if (format != kFormatName)
+    throw InputError(fmt::format("not a ratrace results file (no root attribute format = \"{}\")", kFormatName));
+  const std::optional<std::int64_t> version = h5::read_attr_int64(file, "format_version");
+  if (!version) throw InputError("missing integer root attribute 'format_version'");
+  if (*version != kFormatVersion)
+    throw InputError(fmt::format("results format_version {} is not supported (this ratrace reads version {})",
+                                 *version, kFormatVersion));
+
+  ResultsFile f;
+  f.params_json = read_required_attr(file, "params");
+  f.input = read_required_attr(file, "input");
+  f.device = read_required_attr(file, "device");
+  f.sequence_names = read_required<std::string>(file, "/sequences/names");
+  f.sequence_length = read_required<std::int32_t>(file, "/sequences/length");
+  f.token_begin = read_required<std::int64_t>(file, "/sequences/token_begin");
+  f.token_ids = read_optional<std::int64_t>(file, "/sequences/token_ids");
+  f.tokens = read_optional<std::string>(file, "/sequences/tokens");
+  f.results = read_trace_results(file);
+  if (auto problem = find_results_inconsistency(f)) throw InputError(fmt::format("inconsistent results: {}", *problem));
+  f.stats = read_stats_group(file);
+  return f;
+}
+
+}  // namespace
+
+void write_results_file(const std::string& path, const ResultsFile& file, bool force) {
+  if (!force && output_path_taken(path)) throw UsageError(fmt::format("'{}' exists; use --force to overwrite", path));
+  if (auto problem = find_results_inconsistency(file))
+    throw std::logic_error(fmt::format("results to write to '{}' are inconsistent: {}", path, *problem));
+  h5::silence_errors();
+  const std::string temp = temp_path_beside(path);
+  try {
+    write_contents(temp, file);
+    commit_temp_file(temp, path);
+  } catch (...) {
+    std::remove(temp.c_str());  // never leave a partial file behind, under any name
+    throw;
+  }
+}
+
+ResultsFile read_results_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  h5::silence_errors();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(fmt::format("'{}': no such file", path));
+  if (fs::is_directory(path, ec)) throw InputError(fmt::format("'{}' is a directory, not a results file", path));
+  if (::access(path.c_str(), R_OK) != 0)
+    throw InputError(fmt::format("'{}': cannot read it ({})", path, std::strerror(errno)));
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw InputError(fmt::format("'{}' is not an HDF5 file (expected a ratrace results file)", path));
+  try {
+    return read_contents(path);
+  } catch (const std::runtime_error& e) {  // InputError and the HDF5 helpers' errors alike
+    throw InputError(fmt::format("'{}': {}", path, e.what()));
+  }
+}
+
 }  // namespace ratrace

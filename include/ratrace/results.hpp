@@ -57,6 +57,10 @@ struct ResultsFile {
 // when `path` exists and !force. Never leaves a partial file under `path`.
 void write_results_file(const std::string& path, const ResultsFile& file, bool force);
 
+// For the CLI, before any long work: throws UsageError when `path` exists and !force, when it is a
+// directory, or when its directory is missing or not writable.
+void check_output_path(const std::string& path, bool force);
+
 // Reads a results file back; throws InputError naming what is wrong.
 ResultsFile read_results_file(const std::string& path);
 

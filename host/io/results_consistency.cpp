@@ -1,0 +1,108 @@
+#include "io/results_consistency.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdint>
+#include <set>
+#include <vector>
+
+namespace ratrace {
+namespace {
+
+// A CSR "begin" array: n + 1 entries, starting at 0, never decreasing, ending at `total`.
+std::optional<std::string> check_begins(const std::vector<std::int64_t>& begin, std::size_t n, std::size_t total,
+                                        const char* name, bool strictly_increasing) {
+  if (begin.size() != n + 1) return fmt::format("{} has {} entries, expected {}", name, begin.size(), n + 1);
+  if (begin.front() != 0) return fmt::format("{}[0] is {}, expected 0", name, begin.front());
+  for (std::size_t k = 0; k + 1 < begin.size(); ++k) {
+    const bool ok = strictly_increasing ? begin[k + 1] > begin[k] : begin[k + 1] >= begin[k];
+    if (!ok) return fmt::format("{} {} at entry {} ({} then {})", name,
+                                strictly_increasing ? "does not increase" : "decreases", k + 1, begin[k], begin[k + 1]);
+  }
+  if (static_cast<std::size_t>(begin.back()) != total)
+    return fmt::format("{} ends at {}, but there are {} entries", name, begin.back(), total);
+  return std::nullopt;
+}
+
+std::optional<std::string> check_sequences(const ResultsFile& f) {
+  const std::size_t n_seq = f.sequence_names.size();
+  if (f.sequence_length.size() != n_seq)
+    return fmt::format("/sequences/length has {} entries, /sequences/names {}", f.sequence_length.size(), n_seq);
+  for (std::size_t s = 0; s < n_seq; ++s)
+    if (f.sequence_length[s] < 0) return fmt::format("/sequences/length[{}] is negative ({})", s, f.sequence_length[s]);
+
+  std::size_t n_tokens = 0;
+  if (f.token_ids) n_tokens = f.token_ids->size();
+  else if (f.tokens) n_tokens = f.tokens->size();
+  if (f.token_ids && f.tokens && f.tokens->size() != n_tokens)
+    return fmt::format("/sequences/tokens has {} entries, /sequences/token_ids {}", f.tokens->size(), n_tokens);
+  if (auto e = check_begins(f.token_begin, n_seq, n_tokens, "/sequences/token_begin", false)) return e;
+  for (std::size_t s = 0; s < n_seq; ++s) {
+    const std::int64_t count = f.token_begin[s + 1] - f.token_begin[s];
+    if (count != 0 && count != f.sequence_length[s])
+      return fmt::format("sequence {} ('{}') has {} stored tokens but length {}", s, f.sequence_names[s], count,
+                         f.sequence_length[s]);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_csr(const TraceResults& r) {
+  if (r.score_norm.size() != r.num_paths())
+    return fmt::format("/paths/score_norm has {} entries, /paths/score_raw {}", r.score_norm.size(), r.num_paths());
+  if (r.node_edge_attn.size() != r.num_nodes())
+    return fmt::format("/nodes/edge_attn has {} entries, /nodes/position {}", r.node_edge_attn.size(), r.num_nodes());
+  if (auto e = check_begins(r.path_begin, r.num_jobs(), r.num_paths(), "/jobs/path_begin", false)) return e;
+  // Every path holds at least its target (p0).
+  if (auto e = check_begins(r.node_begin, r.num_paths(), r.num_nodes(), "/paths/node_begin", true)) return e;
+  return std::nullopt;
+}
+
+std::string head_label(std::int32_t head) {
+  if (head == kHeadMean) return "mean";
+  if (head == kHeadMax) return "max";
+  return std::to_string(head);
+}
+
+std::optional<std::string> check_jobs(const ResultsFile& f) {
+  const TraceResults& r = f.results;
+  std::set<JobKey> seen;
+  for (std::size_t k = 0; k < r.num_jobs(); ++k) {
+    const JobKey& job = r.jobs[k];
+    if (job.seq_index < 0 || static_cast<std::size_t>(job.seq_index) >= f.sequence_names.size())
+      return fmt::format("job {}: /jobs/seq_index {} is outside [0, {})", k, job.seq_index, f.sequence_names.size());
+    if (job.layer < 0) return fmt::format("job {}: /jobs/layer is negative ({})", k, job.layer);
+    if (job.head < kHeadMax) return fmt::format("job {}: /jobs/head is {} (expected >= -2)", k, job.head);
+    const std::int32_t len = f.sequence_length[job.seq_index];
+    if (job.target < 0 || job.target >= len)
+      return fmt::format("job {}: /jobs/target {} is outside [0, {})", k, job.target, len);
+    if (!seen.insert(job).second)
+      return fmt::format("job {}: sequence {} layer {} head {} target {} appears twice", k, job.seq_index, job.layer,
+                         head_label(job.head), job.target);
+
+    for (std::int64_t p = r.path_begin[k]; p < r.path_begin[k + 1]; ++p) {
+      const std::int64_t first = r.node_begin[p], end = r.node_begin[p + 1];
+      if (r.node_position[first] != job.target)
+        return fmt::format("path {} of job {} starts at position {}, not at its target {}", p, k,
+                           r.node_position[first], job.target);
+      if (!std::isnan(r.node_edge_attn[first]))
+        return fmt::format("path {}: /nodes/edge_attn of its target is {}, expected NaN", p, r.node_edge_attn[first]);
+      for (std::int64_t n = first + 1; n < end; ++n) {
+        if (r.node_position[n] < 0 || r.node_position[n] >= r.node_position[n - 1])
+          return fmt::format("path {}: /nodes/position goes from {} to {} (must decrease, staying >= 0)", p,
+                             r.node_position[n - 1], r.node_position[n]);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> find_results_inconsistency(const ResultsFile& file) {
+  if (auto e = check_sequences(file)) return e;
+  if (auto e = check_csr(file.results)) return e;
+  return check_jobs(file);
+}
+
+}  // namespace ratrace

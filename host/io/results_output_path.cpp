@@ -1,0 +1,72 @@
+#include "io/results_output_path.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+
+#include "ratrace/errors.hpp"
+#include "ratrace/results.hpp"
+
+namespace ratrace {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path directory_of(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? fs::path(".") : parent;
+}
+
+// Best effort: a failed fsync of a file we just wrote in full is not worth failing the run for,
+// and some file systems do not support it on directories.
+void sync_path(const fs::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+bool output_path_taken(const std::string& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() != fs::file_type::not_found;
+}
+
+void check_output_path(const std::string& path, bool force) {
+  if (path.empty()) throw UsageError("the output path is empty");
+  std::error_code ec;
+  if (output_path_taken(path)) {
+    if (fs::is_directory(path, ec)) throw UsageError(fmt::format("'{}' is a directory, not a file name", path));
+    if (!force) throw UsageError(fmt::format("'{}' exists; use --force to overwrite", path));
+  }
+  const fs::path dir = directory_of(path);
+  if (!fs::is_directory(dir, ec))
+    throw UsageError(fmt::format("cannot write '{}': directory '{}' does not exist", path, dir.string()));
+  // The temporary file is created in this directory, and the rename needs write access to it.
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw UsageError(fmt::format("cannot write '{}': directory '{}' is not writable", path, dir.string()));
+}
+
+std::string temp_path_beside(const std::string& path) {
+  const fs::path p(path);
+  std::random_device random;
+  const std::string name = fmt::format(".{}.tmp-{}-{:08x}", p.filename().string(), ::getpid(), random());
+  return (p.parent_path() / name).string();
+}
+
+void commit_temp_file(const std::string& temp, const std::string& path) {
+  sync_path(temp, O_RDONLY);
+  if (std::rename(temp.c_str(), path.c_str()) != 0)
+    throw std::runtime_error(fmt::format("cannot rename '{}' to '{}': {}", temp, path, std::strerror(errno)));
+  sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace ratrace

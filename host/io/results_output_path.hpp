@@ -1,0 +1,18 @@
+#pragma once
+// Where a results file goes: the early checks, the temporary name beside it, and the final rename
+// that makes a complete file appear at once (SPEC §5: a file is complete or absent).
+#include <string>
+
+namespace ratrace {
+
+// Whether anything (file, directory, link, even a dangling one) has this name.
+bool output_path_taken(const std::string& path);
+
+// A fresh name in the same directory as `path`: ".NAME.tmp-<pid>-<random>".
+std::string temp_path_beside(const std::string& path);
+
+// Flushes `temp` to disk and renames it onto `path` (replacing what is there). Throws
+// std::runtime_error naming both paths when the rename fails.
+void commit_temp_file(const std::string& temp, const std::string& path);
+
+}  // namespace ratrace
