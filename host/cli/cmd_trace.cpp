@@ -49,7 +49,7 @@ void register_trace(CLI::App& root, int& exit_code) {
   add_trace_options(*sub, cmd->options);
   sub->footer(
       "SEL: 'all', integers (negative from the end) and Python slices, comma-separated: 0,4:8,-1\n"
-      "Defaults: --sequences all --layers -1 --heads mean --targets -1");
+      "Defaults: --sequences all --layers -1 --heads mean --targets -1\n");
   sub->callback([cmd, &exit_code] { exit_code = run_trace_command(*cmd); });
 }
 
