@@ -1,10 +1,47 @@
-// PLACEHOLDER: replaced by the real `ratrace report`.
+// `ratrace report OUT.h5 -o report.html`: one self-contained page about a results file
+// (host/html/report_page.cpp).
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
 #include "cli/commands.hpp"
+#include "html/report_page.hpp"
 #include "ratrace/errors.hpp"
+#include "ratrace/results.hpp"
 
 namespace ratrace::cli {
-void register_report(CLI::App& root, int& exit_code) {
-  auto* sub = root.add_subcommand("report", "(not yet available)");
-  sub->callback([&exit_code] { exit_code = 3; throw std::runtime_error("ratrace report is not built yet"); });
+namespace {
+
+struct ReportOptions {
+  std::string file;
+  std::string output;
+};
+
+void run_report(const ReportOptions& o) {
+  const ResultsFile file = read_results_file(o.file);
+  if (file.results.num_jobs() == 0) throw InputError(fmt::format("'{}' holds no traced jobs", o.file));
+  const std::string page = html::report_page(file, o.file);
+  std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
+  if (!out) throw UsageError(fmt::format("cannot write '{}'", o.output));
+  out << page;
+  if (!out.flush()) throw UsageError(fmt::format("cannot write '{}'", o.output));
+  fmt::print(stderr, "ratrace: wrote {}\n", o.output);
 }
+
+}  // namespace
+
+void register_report(CLI::App& root, int& exit_code) {
+  auto options = std::make_shared<ReportOptions>();
+  auto* sub = root.add_subcommand("report", "Write a self-contained HTML report of a results file");
+  sub->add_option("results", options->file, "results file written by `ratrace trace`")->required();
+  sub->add_option("-o,--output", options->output, "HTML file to write")->required();
+  sub->callback([options, &exit_code] {
+    run_report(*options);
+    exit_code = kExitOk;
+  });
+}
+
 }  // namespace ratrace::cli

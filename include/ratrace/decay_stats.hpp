@@ -34,17 +34,23 @@ struct AttentionProfile {
 // Adds one dense row-major float32 matrix into `profile`.
 void accumulate_attention_profile(const float* matrix, std::int32_t seq_len, AttentionProfile& profile);
 
-// Per (layer, head-or-aggregate) statistics, rows in order of first appearance.
+// Per (layer, head-or-aggregate) statistics, one row per pair present in the run, sorted by
+// (layer, head). docs/FORMAT.md "/stats (influence decay)" gives the exact meaning of each field.
 struct DecayStats {
   std::vector<std::int32_t> layer;
   std::vector<std::int32_t> head;
-  std::vector<std::array<double, kDistanceBins>> attn_mean;       // mean attention weight per bin
+  std::vector<std::array<double, kDistanceBins>> attn_mean;       // mean attention weight per bin (NaN: empty bin)
   std::vector<std::array<std::int64_t, kDistanceBins>> attn_count; // elements per bin
-  std::vector<std::array<double, kDistanceBins>> origin_weight;   // path-weighted target - origin
+  std::vector<std::array<double, kDistanceBins>> origin_weight;   // path-weighted target - origin, per job mean
   std::vector<double> mean_hops;                                  // path-weighted mean edges
   std::vector<std::array<double, kSinkPositions>> sink_mass;      // path weight by origin position
   std::vector<double> sink_rest;                                  // path weight with origin >= 64
   std::vector<std::int64_t> num_jobs;
+  // Added with the /stats writer: together with origin_weight a distribution summing to 1.
+  std::vector<double> origin_no_hop;          // path weight of zero-edge paths (origin == target)
+  std::vector<double> mean_origin_distance;   // path-weighted mean of target - origin (0 for no hop)
+
+  std::size_t num_rows() const { return layer.size(); }
 };
 
 }  // namespace ratrace
