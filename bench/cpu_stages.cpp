@@ -107,17 +107,18 @@ void BM_OracleAllTargets(benchmark::State& state) {
 // 2 sequences x 8 heads x S = 1024: every head plus mean, every 8th target. Arg: threads.
 void BM_CpuEngineRun(benchmark::State& state) {
   static const std::string path = [] {
-    const auto file = std::filesystem::temp_directory_path() /
-                      ("ratrace_bench_cpu_engine_" + std::to_string(::getpid()) + ".h5");
+    // Static, so that the atexit handler (which cannot capture) removes the same file.
+    static const std::string file =
+        (std::filesystem::temp_directory_path() / ("ratrace_bench_cpu_engine_" + std::to_string(::getpid()) + ".h5"))
+            .string();
     SynthOptions o;
     o.num_sequences = 2;
     o.num_layers = 1;
     o.num_heads = 8;
     o.min_len = o.max_len = 1024;
-    write_synthetic_corpus(file.string(), o);
-    std::atexit([] { std::filesystem::remove(std::filesystem::temp_directory_path() /
-                                             ("ratrace_bench_cpu_engine_" + std::to_string(::getpid()) + ".h5")); });
-    return file.string();
+    write_synthetic_corpus(file, o);
+    std::atexit([] { std::filesystem::remove(file); });
+    return file;
   }();
   const CorpusReader reader(path);
   TracePlan plan;

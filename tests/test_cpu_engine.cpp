@@ -1,16 +1,12 @@
 // The CPU engine end to end (corpus -> results), and the mean/max aggregation it uses.
 #include <gtest/gtest.h>
-#include <hdf5.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "io/hdf5_util.hpp"
 #include "ratrace/beam_search.hpp"
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/corpus_reader.hpp"
@@ -18,9 +14,15 @@
 #include "ratrace/errors.hpp"
 #include "ratrace/synth.hpp"
 #include "reference/aggregate.hpp"
+#include "support/corpus_builder.hpp"
 #include "support/matrices.hpp"
+#include "support/results_compare.hpp"
 
 using namespace ratrace;
+using ratrace::testing::CorpusBuilder;
+using ratrace::testing::expect_identical_results;
+using ratrace::testing::SequenceBuilder;
+using ratrace::testing::TempDir;
 using ratrace::testing_support::bits_of;
 
 namespace {
@@ -29,23 +31,6 @@ namespace {
 // 0x1.30e52cp-2, while summing or dividing in float32 gives 0x1.30e52ep-2.
 constexpr float kTriple[3] = {0x1.a7c8a2p-2f, 0x1.a3051ap-3f, 0x1.196458p-2f};
 constexpr float kTripleMean = 0x1.30e52cp-2f;
-
-// A file in a per-process temporary folder (test binaries of several build folders may run at
-// once), removed with the folder when the test is done. Declare it before any reader of it.
-struct TempFile {
-  std::filesystem::path dir, path;
-  explicit TempFile(const std::string& name)
-      : dir(std::filesystem::temp_directory_path() / ("ratrace_engine_tests_" + std::to_string(::getpid()))),
-        path(dir / name) {
-    std::filesystem::create_directories(dir);
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    std::filesystem::remove(dir, ec);  // only once empty
-  }
-  std::string str() const { return path.string(); }
-};
 
 // Writes /sequences/<name>/attention [L][H][S][S] float32 (+ token_ids), root bos_token_id = 1.
 struct HandSequence {
@@ -57,18 +42,12 @@ struct HandSequence {
 };
 
 void write_hand_corpus(const std::string& path, const std::vector<HandSequence>& seqs) {
-  h5::Handle file = h5::file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-  ASSERT_TRUE(file.valid());
-  h5::write_attr_int64(file, "bos_token_id", 1);
-  h5::Handle group = h5::create_group(file, "sequences");
+  CorpusBuilder corpus(path);
+  corpus.attr_int("bos_token_id", 1);
   for (const HandSequence& s : seqs) {
-    h5::Handle g = h5::create_group(group, s.name);
-    const hsize_t dims[4] = {hsize_t(s.L), hsize_t(s.H), hsize_t(s.S), hsize_t(s.S)};
-    h5::Handle space = h5::space_handle(H5Screate_simple(4, dims, nullptr));
-    h5::Handle ds = h5::dataset_handle(
-        H5Dcreate2(g, "attention", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.attention.data()), 0);
-    if (!s.token_ids.empty()) h5::write_vector(g, "token_ids", s.token_ids);
+    SequenceBuilder seq = corpus.sequence(s.name);
+    seq.attention_f32({hsize_t(s.L), hsize_t(s.H), hsize_t(s.S), hsize_t(s.S)}, s.attention);
+    if (!s.token_ids.empty()) seq.token_ids(s.token_ids);
   }
 }
 
@@ -139,18 +118,7 @@ void expect_same_paths(const std::vector<PathResult>& got, const std::vector<Pat
 }
 
 void expect_identical(const TraceOutput& x, const TraceOutput& y) {
-  EXPECT_EQ(x.results.jobs, y.results.jobs);
-  EXPECT_EQ(x.results.path_begin, y.results.path_begin);
-  EXPECT_EQ(x.results.node_begin, y.results.node_begin);
-  EXPECT_EQ(x.results.node_position, y.results.node_position);
-  ASSERT_EQ(x.results.score_raw.size(), y.results.score_raw.size());
-  for (std::size_t p = 0; p < x.results.score_raw.size(); ++p) {
-    EXPECT_EQ(bits_of(x.results.score_raw[p]), bits_of(y.results.score_raw[p]));
-    EXPECT_EQ(bits_of(x.results.score_norm[p]), bits_of(y.results.score_norm[p]));
-  }
-  ASSERT_EQ(x.results.node_edge_attn.size(), y.results.node_edge_attn.size());
-  for (std::size_t n = 0; n < x.results.node_edge_attn.size(); ++n)
-    EXPECT_EQ(bits_of(x.results.node_edge_attn[n]), bits_of(y.results.node_edge_attn[n]));
+  expect_identical_results(x.results, y.results);
   ASSERT_EQ(x.profiles.size(), y.profiles.size());
   for (std::size_t k = 0; k < x.profiles.size(); ++k) {
     EXPECT_EQ(x.profiles[k].head, y.profiles[k].head);
@@ -202,8 +170,8 @@ TEST(HeadAggregate, RowRangesInAnyOrderGiveTheSameResult) {
 }
 
 TEST(CpuEngine, HandWrittenCorpusKnownAnswers) {
-  const TempFile file("hand_known.h5");
-  const std::string path = file.str();
+  const TempDir dir;
+  const std::string path = dir.file("hand_known.h5");
   HandSequence a = sequence_a();
   write_hand_corpus(path, {a});
   const CorpusReader reader(path);
@@ -266,8 +234,8 @@ TEST(CpuEngine, HandWrittenCorpusKnownAnswers) {
 }
 
 TEST(CpuEngine, MaskAndBosComeFromThePlan) {
-  const TempFile file("hand_mask_bos.h5");
-  const std::string path = file.str();
+  const TempDir dir;
+  const std::string path = dir.file("hand_mask_bos.h5");
   HandSequence a = sequence_a();
   write_hand_corpus(path, {a});
   const CorpusReader reader(path);
@@ -293,8 +261,8 @@ TEST(CpuEngine, MaskAndBosComeFromThePlan) {
 }
 
 TEST(CpuEngine, BadValuesInAnyHeadReadAreErrorsNamingLayerAndHead) {
-  const TempFile file("hand_nan.h5");
-  const std::string path = file.str();
+  const TempDir dir;
+  const std::string path = dir.file("hand_nan.h5");
   HandSequence a = sequence_a();
   a.head(0, 1)[4 * 6 + 2] = std::nanf("");
   a.head(0, 0)[1 * 6 + 3] = -1.0f;  // above the diagonal: ignored
@@ -326,8 +294,8 @@ TEST(CpuEngine, BadValuesInAnyHeadReadAreErrorsNamingLayerAndHead) {
 }
 
 TEST(CpuEngine, SyntheticCorpusSameOutputForAnyThreadCount) {
-  const TempFile file("synth_threads.h5");
-  const std::string path = file.str();
+  const TempDir dir;
+  const std::string path = dir.file("synth_threads.h5");
   SynthOptions opt;
   opt.num_sequences = 6;
   opt.num_layers = 2;

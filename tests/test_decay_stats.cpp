@@ -2,11 +2,8 @@
 // values computed here by hand from tiny inputs.
 #include <gtest/gtest.h>
 #include <hdf5.h>
-#include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -16,20 +13,16 @@
 #include "ratrace/errors.hpp"
 #include "ratrace/params.hpp"
 #include "ratrace/results.hpp"
+#include "support/path_result.hpp"
+#include "support/temp_dir.hpp"
 
 namespace ratrace {
 namespace {
 
-constexpr float kNoEdge = std::numeric_limits<float>::quiet_NaN();
-
+// A path whose edges all have attention 0.5, scored `score_norm` (raw and normalised).
 PathResult make_path(std::vector<std::int32_t> positions, double score_norm) {
-  PathResult p;
-  p.positions = std::move(positions);
-  p.edge_attn.assign(p.positions.size(), 0.5f);
-  p.edge_attn[0] = kNoEdge;
-  p.score_norm = score_norm;
-  p.score_raw = score_norm;
-  return p;
+  const std::vector<float> edges(positions.size() - 1, 0.5f);
+  return testing::path_result(std::move(positions), edges, score_norm, score_norm);
 }
 
 // Softmax written out independently of path_weights().
@@ -189,19 +182,12 @@ class StatsGroupFile : public ::testing::Test {
  protected:
   void SetUp() override {
     h5::silence_errors();
-    path = (std::filesystem::temp_directory_path() /
-            ("ratrace_stats_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".h5"))
-               .string();
     file = h5::file_handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     ASSERT_TRUE(file.valid());
   }
-  void TearDown() override {
-    file.reset();
-    std::filesystem::remove(path);
-  }
-  std::string path;
-  h5::Handle file;
+  testing::TempDir dir;
+  std::string path = dir.file("stats.h5");
+  h5::Handle file;  // declared after `dir`, so closed before it is removed
 };
 
 void expect_same(double a, double b) {

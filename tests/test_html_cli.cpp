@@ -5,10 +5,8 @@
 
 #include <cmath>
 #include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,24 +18,19 @@
 #include "ratrace/params.hpp"
 #include "ratrace/results.hpp"
 #include "support/cli_runner.hpp"
+#include "support/path_result.hpp"
 
 namespace ratrace {
 namespace {
 
 using nlohmann::json;
+using testing::read_text_file;
 using testing::run_cli;
 using testing::TempDir;
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
+// A path whose avg_logprob score is `norm`.
 PathResult make_path(std::vector<std::int32_t> positions, std::vector<float> edges, double norm) {
-  PathResult p;
-  p.positions = std::move(positions);
-  p.edge_attn = {kNaN};
-  p.edge_attn.insert(p.edge_attn.end(), edges.begin(), edges.end());
-  p.score_raw = norm * static_cast<double>(edges.size());
-  p.score_norm = norm;
-  return p;
+  return testing::path_result(std::move(positions), edges, norm * static_cast<double>(edges.size()), norm);
 }
 
 // Two sequences ("alpha" traced, "beta" traced), layers 0 and 1. Tokens include markup, so that
@@ -72,13 +65,6 @@ ResultsFile sample_file(bool with_stats) {
     f.stats = compute_decay_stats(f.results, {p, q, h});
   }
   return f;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 int count(const std::string& text, const std::string& needle) {
@@ -165,7 +151,7 @@ TEST_F(HtmlCli, DecayPlotIsAStandaloneSvgWithOneLinePerLayer) {
   const std::string plot = dir.file("decay.svg");
   const auto r = run_cli("decay " + results + " --plot " + plot);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string svg = slurp(plot);
+  const std::string svg = read_text_file(plot);
   EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
   EXPECT_NE(svg.find("layer 0"), std::string::npos);
   EXPECT_NE(svg.find("layer 1"), std::string::npos);
@@ -194,7 +180,7 @@ TEST_F(HtmlCli, RenderEmbedsTheJobsPathsAndNothingExternal) {
   const std::string out = dir.file("trace.html");
   const auto r = run_cli("render " + results + " --seq alpha --layer 0 --head mean --target 7 -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string page = slurp(out);
+  const std::string page = read_text_file(out);
   const json data = embedded_data(page);
   ASSERT_EQ(data["beams"].size(), 3u);
   EXPECT_EQ(data["beams"][1]["positions"], json({7, 6, 3, 0}));
@@ -224,14 +210,14 @@ TEST_F(HtmlCli, RenderFindsJobsByIndexNegativeTargetAndAggregateNames) {
   const std::string out = dir.file("t.html");
   auto r = run_cli("render " + results + " --seq -1 --layer -1 --head mean --target -1 -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json data = embedded_data(slurp(out));
+  json data = embedded_data(read_text_file(out));
   EXPECT_EQ(data["meta"]["sequence"], "beta");
   EXPECT_EQ(data["meta"]["target"], 4);
   EXPECT_EQ(data["beams"].size(), 2u);
   EXPECT_EQ(data["beams"][1]["positions"], json({4}));  // a path without edges is still a beam
   r = run_cli("render " + results + " --seq 0 --layer 0 --head 0 -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  data = embedded_data(slurp(out));
+  data = embedded_data(read_text_file(out));
   EXPECT_EQ(data["meta"]["head"], 0);
   EXPECT_EQ(data["nodes"].size(), 2u);
 }
@@ -258,7 +244,7 @@ TEST_F(HtmlCli, RenderNotesWhenSeveralJobsMatch) {
   const auto r = run_cli("render " + results + " --seq alpha -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("3 jobs match"), std::string::npos) << r.err;
-  const json data = embedded_data(slurp(out));
+  const json data = embedded_data(read_text_file(out));
   EXPECT_EQ(data["meta"]["layer"], 0);  // the first in (sequence, layer, head, target) order
   EXPECT_EQ(data["meta"]["head"], "mean");
 }
@@ -269,7 +255,7 @@ TEST_F(HtmlCli, ReportHasParamsFiguresAndExamplePaths) {
   const std::string out = dir.file("report.html");
   const auto r = run_cli("report " + results + " -o " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string page = slurp(out);
+  const std::string page = read_text_file(out);
   EXPECT_NE(page.find("avg_logprob"), std::string::npos);
   EXPECT_NE(page.find("cpu (1 thread)"), std::string::npos);
   // Overall decay + one per layer (2) + two heat maps.

@@ -1,49 +1,24 @@
 // `ratrace paths`: runs the built binary on results files written here and checks its output.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "ratrace/params.hpp"
 #include "ratrace/results.hpp"
+#include "support/cli_runner.hpp"
+#include "support/path_result.hpp"
 
 using namespace ratrace;
-namespace fs = std::filesystem;
+using ratrace::testing::CliResult;
+using ratrace::testing::path_result;
+using ratrace::testing::run_cli;
+using ratrace::testing::TempDir;
 
 namespace {
-
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string templ = (fs::temp_directory_path() / "ratrace-paths-XXXXXX").string();
-    path = ::mkdtemp(templ.data());
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
-
-PathResult make_path(std::vector<std::int32_t> positions, std::vector<float> edges, double raw, double norm) {
-  PathResult p;
-  p.positions = std::move(positions);
-  p.edge_attn = {kNaN};
-  p.edge_attn.insert(p.edge_attn.end(), edges.begin(), edges.end());
-  p.score_raw = raw;
-  p.score_norm = norm;
-  return p;
-}
 
 // Sequences s0 (traced), s1 (not traced) and s2 (traced). Jobs are stored out of display order.
 // Scores are the avg_logprob ones of the edges (log 0.5 + log 0.4 = -1.609..., and so on).
@@ -61,37 +36,13 @@ ResultsFile sample_file(bool with_tokens) {
     f.token_begin = {0, 0, 0, 0};
   }
   f.results.append({0, 1, kHeadMean, 5},
-                   {make_path({5, 3, 1}, {0.5f, 0.4f}, -1.6094379124341003, -0.8047189562170501),
-                    make_path({5, 4, 2}, {0.3f, 0.2f}, -2.8134107167600364, -1.4067053583800182)});
-  f.results.append({2, 1, kHeadMean, 2}, {make_path({2, 0}, {0.25f}, -1.3862943611198906, -1.3862943611198906)});
-  f.results.append({0, 0, 2, 5}, {make_path({5, 2}, {0.6f}, -0.5108256237659907, -0.5108256237659907)});
-  f.results.append({0, 1, kHeadMean, 3}, {make_path({3, 1}, {0.8f}, -0.2231435513142097, -0.2231435513142097)});
-  f.results.append({0, 1, kHeadMax, 0}, {make_path({0}, {}, 0.0, 0.0)});
+                   {path_result({5, 3, 1}, {0.5f, 0.4f}, -1.6094379124341003, -0.8047189562170501),
+                    path_result({5, 4, 2}, {0.3f, 0.2f}, -2.8134107167600364, -1.4067053583800182)});
+  f.results.append({2, 1, kHeadMean, 2}, {path_result({2, 0}, {0.25f}, -1.3862943611198906, -1.3862943611198906)});
+  f.results.append({0, 0, 2, 5}, {path_result({5, 2}, {0.6f}, -0.5108256237659907, -0.5108256237659907)});
+  f.results.append({0, 1, kHeadMean, 3}, {path_result({3, 1}, {0.8f}, -0.2231435513142097, -0.2231435513142097)});
+  f.results.append({0, 1, kHeadMax, 0}, {path_result({0}, {}, 0.0, 0.0)});
   return f;
-}
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-CliRun run_paths(const ScratchDir& dir, const std::string& args) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string command = fmt::format("'{}' paths {} >'{}' 2>'{}'", RATRACE_BINARY, args, out, err);
-  const int status = std::system(command.c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -101,21 +52,24 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+// `ratrace paths ARGS`.
+CliResult run_paths(const std::string& args) { return run_cli("paths " + args); }
+
 class PathsCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    file = dir / "out.h5";
+    file = dir.file("out.h5");
     write_results_file(file, sample_file(true), false);
   }
-  CliRun paths(const std::string& args) { return run_paths(dir, fmt::format("'{}' {}", file, args)); }
-  ScratchDir dir;
+  CliResult paths(const std::string& args) { return run_paths(fmt::format("'{}' {}", file, args)); }
+  TempDir dir;
   std::string file;
 };
 
 }  // namespace
 
 TEST_F(PathsCli, TextShowsEveryJobEarliestTokenFirst) {
-  const CliRun r = paths("");
+  const CliResult r = paths("");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "s0 layer 0 head 2 target 5:\n"
@@ -136,9 +90,9 @@ TEST_F(PathsCli, TextShowsEveryJobEarliestTokenFirst) {
 }
 
 TEST_F(PathsCli, PositionsOnlyWithoutTokens) {
-  const std::string bare = dir / "bare.h5";
+  const std::string bare = dir.file("bare.h5");
   write_results_file(bare, sample_file(false), false);
-  const CliRun r = run_paths(dir, fmt::format("'{}' --seq s0 --layer 1 --head mean --target 5", bare));
+  const CliResult r = run_paths(fmt::format("'{}' --seq s0 --layer 1 --head mean --target 5", bare));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "s0 layer 1 head mean target 5:\n"
@@ -148,7 +102,7 @@ TEST_F(PathsCli, PositionsOnlyWithoutTokens) {
 
 TEST_F(PathsCli, FiltersCombineAndNegativeValuesCountFromTheEnd) {
   // --target -1 is each sequence's last position: 5 in s0, 2 in s2.
-  CliRun r = paths("--layer 1 --head mean --target -1");
+  CliResult r = paths("--layer 1 --head mean --target -1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> got = lines(r.out);
   ASSERT_EQ(got.size(), 6u) << r.out;
@@ -172,7 +126,7 @@ TEST_F(PathsCli, FiltersCombineAndNegativeValuesCountFromTheEnd) {
 }
 
 TEST_F(PathsCli, TopLimitsPathsButKeepsWeightsOverTheWholeJob) {
-  const CliRun r = paths("--target 5 --layer 1 --top 1");
+  const CliResult r = paths("--target 5 --layer 1 --top 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "s0 layer 1 head mean target 5:\n"
@@ -180,7 +134,7 @@ TEST_F(PathsCli, TopLimitsPathsButKeepsWeightsOverTheWholeJob) {
 }
 
 TEST_F(PathsCli, CsvHasOneRowPerPath) {
-  const CliRun r = paths("--format csv");
+  const CliResult r = paths("--format csv");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<std::string> rows = lines(r.out);
   ASSERT_EQ(rows.size(), 1u + 6u);
@@ -195,7 +149,7 @@ TEST_F(PathsCli, CsvHasOneRowPerPath) {
 }
 
 TEST_F(PathsCli, JsonListsJobsWithTheirPaths) {
-  const CliRun r = paths("--format json --seq s0");
+  const CliResult r = paths("--format json --seq s0");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json jobs = nlohmann::json::parse(r.out);
   ASSERT_TRUE(jobs.is_array());
@@ -221,15 +175,15 @@ TEST_F(PathsCli, JsonListsJobsWithTheirPaths) {
   EXPECT_EQ(lone["positions"], nlohmann::json({0}));
   EXPECT_TRUE(lone["edge_attn"].empty());
 
-  const std::string bare = dir / "bare.h5";
+  const std::string bare = dir.file("bare.h5");
   write_results_file(bare, sample_file(false), false);
-  const CliRun b = run_paths(dir, fmt::format("'{}' --format json --seq s2", bare));
+  const CliResult b = run_paths(fmt::format("'{}' --format json --seq s2", bare));
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_TRUE(nlohmann::json::parse(b.out)[0]["paths"][0]["tokens"].is_null());
 }
 
 TEST_F(PathsCli, BadInputExitsWithTwoAndOneClearLine) {
-  CliRun r = run_paths(dir, fmt::format("'{}'", dir / "missing.h5"));
+  CliResult r = run_paths(fmt::format("'{}'", dir.file("missing.h5")));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("missing.h5': no such file"), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty());

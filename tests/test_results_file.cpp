@@ -9,51 +9,40 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <limits>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "io/hdf5_util.hpp"
 #include "ratrace/errors.hpp"
+#include "ratrace/params.hpp"
 #include "ratrace/results.hpp"
+#include "support/path_result.hpp"
+#include "support/results_compare.hpp"
+#include "support/temp_dir.hpp"
+#include "support/text_file.hpp"
 
 using namespace ratrace;
+using ratrace::testing::expect_identical_results;
+using ratrace::testing::path_result;
+using ratrace::testing::read_text_file;
+using ratrace::testing::TempDir;
+using ratrace::testing::write_text_file;
 namespace fs = std::filesystem;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+// Every file name in `dir`.
+std::set<std::string> entries(const TempDir& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.insert(e.path().filename().string());
+  return names;
+}
 
-// A fresh, empty directory, removed with everything in it at the end of the test.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string templ = (fs::temp_directory_path() / "ratrace-results-XXXXXX").string();
-    path = ::mkdtemp(templ.data());
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, ec);
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::set<std::string> entries() const {
-    std::set<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.insert(e.path().filename().string());
-    return names;
-  }
-};
-
+// Scores of the avg_logprob kind: raw = sum of log(edge), norm = raw / norm_divisor.
 PathResult make_path(std::vector<std::int32_t> positions, std::vector<float> edges, double norm_divisor = 1.0) {
-  PathResult p;
-  p.positions = std::move(positions);
-  p.edge_attn = {kNaN};
-  p.edge_attn.insert(p.edge_attn.end(), edges.begin(), edges.end());
-  for (float a : edges) p.score_raw += std::log(static_cast<double>(a));
-  p.score_norm = edges.empty() ? p.score_raw : p.score_raw / norm_divisor;
-  return p;
+  double raw = 0.0;
+  for (float a : edges) raw += std::log(static_cast<double>(a));
+  return path_result(std::move(positions), edges, raw, edges.empty() ? raw : raw / norm_divisor);
 }
 
 // Three sequences; "beta" (index 1) was not traced, so it has no tokens. Jobs cover a single head,
@@ -79,14 +68,6 @@ ResultsFile sample_file(bool with_token_ids, bool with_tokens) {
   return f;
 }
 
-void expect_same_floats(const std::vector<float>& a, const std::vector<float>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i])) EXPECT_TRUE(std::isnan(b[i])) << "index " << i;
-    else EXPECT_EQ(a[i], b[i]) << "index " << i;
-  }
-}
-
 void expect_same(const ResultsFile& a, const ResultsFile& b) {
   EXPECT_EQ(a.params_json, b.params_json);
   EXPECT_EQ(a.input, b.input);
@@ -96,23 +77,8 @@ void expect_same(const ResultsFile& a, const ResultsFile& b) {
   EXPECT_EQ(a.token_begin, b.token_begin);
   EXPECT_EQ(a.token_ids, b.token_ids);
   EXPECT_EQ(a.tokens, b.tokens);
-  EXPECT_EQ(a.results.jobs, b.results.jobs);
-  EXPECT_EQ(a.results.path_begin, b.results.path_begin);
-  EXPECT_EQ(a.results.score_raw, b.results.score_raw);
-  EXPECT_EQ(a.results.score_norm, b.results.score_norm);
-  EXPECT_EQ(a.results.node_begin, b.results.node_begin);
-  EXPECT_EQ(a.results.node_position, b.results.node_position);
-  expect_same_floats(a.results.node_edge_attn, b.results.node_edge_attn);
+  expect_identical_results(a.results, b.results);
 }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // Runs `edit` on an HDF5 file opened for writing (to damage a valid results file).
 template <class Edit>
@@ -136,11 +102,11 @@ std::string read_error(const std::string& path) {
 }  // namespace
 
 TEST(ResultsFile, RoundTripsEveryDatasetIncludingNaNEdgesAndTokens) {
-  ScratchDir dir;
+  TempDir dir;
   for (const auto& [ids, tokens] : {std::pair{true, true}, {false, false}, {true, false}, {false, true}}) {
     SCOPED_TRACE(::testing::Message() << "token_ids " << ids << ", tokens " << tokens);
     const ResultsFile written = sample_file(ids, tokens);
-    const std::string out = dir / fmt::format("out_{}_{}.h5", ids, tokens);
+    const std::string out = dir.file(fmt::format("out_{}_{}.h5", ids, tokens));
     write_results_file(out, written, false);
     const ResultsFile read = read_results_file(out);
     expect_same(written, read);
@@ -149,8 +115,8 @@ TEST(ResultsFile, RoundTripsEveryDatasetIncludingNaNEdgesAndTokens) {
 }
 
 TEST(ResultsFile, StoresTheDocumentedLayout) {
-  ScratchDir dir;
-  const std::string out = dir / "out.h5";
+  TempDir dir;
+  const std::string out = dir.file("out.h5");
   write_results_file(out, sample_file(true, true), false);
   h5::Handle file = h5::file_handle(H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   EXPECT_EQ(h5::read_attr_string(file, "format"), "ratrace-results");
@@ -176,49 +142,49 @@ TEST(ResultsFile, StoresTheDocumentedLayout) {
 }
 
 TEST(ResultsFile, RefusesToOverwriteWithoutForceAndLeavesTheFileAlone) {
-  ScratchDir dir;
-  const std::string out = dir / "out.h5";
-  write_text(out, "precious");
+  TempDir dir;
+  const std::string out = dir.file("out.h5");
+  write_text_file(out, "precious");
   try {
     write_results_file(out, sample_file(true, true), false);
     FAIL() << "overwrote without --force";
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()), "'" + out + "' exists; use --force to overwrite");
   }
-  EXPECT_EQ(read_text(out), "precious");
-  EXPECT_EQ(dir.entries(), std::set<std::string>{"out.h5"});
+  EXPECT_EQ(read_text_file(out), "precious");
+  EXPECT_EQ(entries(dir), std::set<std::string>{"out.h5"});
 }
 
 TEST(ResultsFile, ForceReplacesAnExistingFileAndLeavesNoTemporaryFile) {
-  ScratchDir dir;
-  const std::string out = dir / "out.h5";
-  write_text(out, "old");
+  TempDir dir;
+  const std::string out = dir.file("out.h5");
+  write_text_file(out, "old");
   write_results_file(out, sample_file(false, false), true);
   expect_same(sample_file(false, false), read_results_file(out));
   write_results_file(out, sample_file(true, true), true);  // over a results file too
   expect_same(sample_file(true, true), read_results_file(out));
-  EXPECT_EQ(dir.entries(), std::set<std::string>{"out.h5"});
+  EXPECT_EQ(entries(dir), std::set<std::string>{"out.h5"});
 }
 
 TEST(ResultsFile, InconsistentArraysAreABugAndWriteNothing) {
-  ScratchDir dir;
+  TempDir dir;
   ResultsFile f = sample_file(true, true);
   f.results.path_begin[2] = 1;  // decreasing
-  EXPECT_THROW(write_results_file(dir / "out.h5", f, false), std::logic_error);
+  EXPECT_THROW(write_results_file(dir.file("out.h5"), f, false), std::logic_error);
   f = sample_file(true, true);
   f.token_begin = {0, 6, 6};  // one entry short
-  EXPECT_THROW(write_results_file(dir / "out.h5", f, false), std::logic_error);
+  EXPECT_THROW(write_results_file(dir.file("out.h5"), f, false), std::logic_error);
   f = sample_file(true, true);
   f.results.node_position[1] = 9;  // a path must go backwards from its target
-  EXPECT_THROW(write_results_file(dir / "out.h5", f, false), std::logic_error);
-  EXPECT_TRUE(dir.entries().empty());
+  EXPECT_THROW(write_results_file(dir.file("out.h5"), f, false), std::logic_error);
+  EXPECT_TRUE(entries(dir).empty());
 }
 
 TEST(ResultsFile, AFailureWhileWritingLeavesNoFileUnderAnyName) {
   // A missing directory: the temporary file cannot even be created.
-  ScratchDir dir;
-  EXPECT_ANY_THROW(write_results_file(dir / "missing/out.h5", sample_file(true, true), false));
-  EXPECT_TRUE(dir.entries().empty());
+  TempDir dir;
+  EXPECT_ANY_THROW(write_results_file(dir.file("missing/out.h5"), sample_file(true, true), false));
+  EXPECT_TRUE(entries(dir).empty());
 
   // A disk that fills up halfway: a child process with a small file-size limit writes a large file.
   ResultsFile big = sample_file(false, false);
@@ -232,7 +198,7 @@ TEST(ResultsFile, AFailureWhileWritingLeavesNoFileUnderAnyName) {
     const rlimit limit{16 * 1024, 16 * 1024};
     ::setrlimit(RLIMIT_FSIZE, &limit);
     try {
-      write_results_file(dir / "out.h5", big, false);
+      write_results_file(dir.file("out.h5"), big, false);
     } catch (const std::exception&) {
       ::_exit(0);
     }
@@ -242,28 +208,28 @@ TEST(ResultsFile, AFailureWhileWritingLeavesNoFileUnderAnyName) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the writer did not report the failed write";
-  EXPECT_TRUE(dir.entries().empty());
+  EXPECT_TRUE(entries(dir).empty());
 }
 
 TEST(ResultsFile, ForceOntoADirectoryFailsAndCleansUp) {
-  ScratchDir dir;
-  fs::create_directory(dir / "out.h5");
-  write_text(dir / "out.h5/keep", "x");
-  EXPECT_ANY_THROW(write_results_file(dir / "out.h5", sample_file(true, true), true));
-  EXPECT_EQ(dir.entries(), std::set<std::string>{"out.h5"});
-  EXPECT_EQ(read_text(dir / "out.h5/keep"), "x");
+  TempDir dir;
+  fs::create_directory(dir.file("out.h5"));
+  write_text_file(dir.file("out.h5/keep"), "x");
+  EXPECT_ANY_THROW(write_results_file(dir.file("out.h5"), sample_file(true, true), true));
+  EXPECT_EQ(entries(dir), std::set<std::string>{"out.h5"});
+  EXPECT_EQ(read_text_file(dir.file("out.h5/keep")), "x");
 }
 
 TEST(ResultsFile, ReadingNamesTheFileAndWhatIsWrong) {
-  ScratchDir dir;
-  const std::string missing = dir / "missing.h5";
+  TempDir dir;
+  const std::string missing = dir.file("missing.h5");
   EXPECT_EQ(read_error(missing), "'" + missing + "': no such file");
 
-  const std::string text = dir / "notes.txt";
-  write_text(text, "not hdf5 at all\n");
+  const std::string text = dir.file("notes.txt");
+  write_text_file(text, "not hdf5 at all\n");
   EXPECT_NE(read_error(text).find("'" + text + "' is not an HDF5 file"), std::string::npos);
 
-  const std::string other = dir / "other.h5";
+  const std::string other = dir.file("other.h5");
   {
     h5::Handle f = h5::file_handle(H5Fcreate(other.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     h5::write_vector(f, "data", std::vector<double>{1, 2, 3});
@@ -272,7 +238,7 @@ TEST(ResultsFile, ReadingNamesTheFileAndWhatIsWrong) {
   EXPECT_NE(other_error.find(other), std::string::npos) << other_error;
   EXPECT_NE(other_error.find("not a ratrace results file"), std::string::npos) << other_error;
 
-  const std::string newer = dir / "newer.h5";
+  const std::string newer = dir.file("newer.h5");
   write_results_file(newer, sample_file(true, true), false);
   edit_hdf5(newer, [](hid_t f) {
     H5Adelete(f, "format_version");
@@ -280,12 +246,12 @@ TEST(ResultsFile, ReadingNamesTheFileAndWhatIsWrong) {
   });
   EXPECT_NE(read_error(newer).find("format_version 2 is not supported"), std::string::npos);
 
-  const std::string incomplete = dir / "incomplete.h5";
+  const std::string incomplete = dir.file("incomplete.h5");
   write_results_file(incomplete, sample_file(true, true), false);
   edit_hdf5(incomplete, [](hid_t f) { H5Ldelete(f, "/nodes/edge_attn", H5P_DEFAULT); });
   EXPECT_EQ(read_error(incomplete), "'" + incomplete + "': missing dataset /nodes/edge_attn");
 
-  const std::string inconsistent = dir / "inconsistent.h5";
+  const std::string inconsistent = dir.file("inconsistent.h5");
   write_results_file(inconsistent, sample_file(true, true), false);
   edit_hdf5(inconsistent, [](hid_t f) {
     H5Ldelete(f, "/paths/node_begin", H5P_DEFAULT);
@@ -296,30 +262,30 @@ TEST(ResultsFile, ReadingNamesTheFileAndWhatIsWrong) {
 }
 
 TEST(ResultsFile, CheckOutputPathFailsFastOnUnusablePaths) {
-  ScratchDir dir;
-  const std::string out = dir / "out.h5";
+  TempDir dir;
+  const std::string out = dir.file("out.h5");
   EXPECT_NO_THROW(check_output_path(out, false));
-  write_text(out, "x");
+  write_text_file(out, "x");
   EXPECT_THROW(check_output_path(out, false), UsageError);
   EXPECT_NO_THROW(check_output_path(out, true));
-  EXPECT_THROW(check_output_path(dir.path.string(), true), UsageError);  // a directory
+  EXPECT_THROW(check_output_path(dir.path(), true), UsageError);  // a directory
   try {
-    check_output_path(dir / "nowhere/out.h5", true);
+    check_output_path(dir.file("nowhere/out.h5"), true);
     FAIL() << "accepted a missing directory";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("nowhere' does not exist"), std::string::npos) << e.what();
   }
   EXPECT_NO_THROW(check_output_path("relative-name.h5", false));  // the current directory
-  EXPECT_EQ(dir.entries(), std::set<std::string>{"out.h5"});    // checking creates nothing
+  EXPECT_EQ(entries(dir), std::set<std::string>{"out.h5"});    // checking creates nothing
 }
 
 TEST(ResultsFile, CheckOutputPathRejectsAnUnwritableDirectory) {
   if (::geteuid() == 0) GTEST_SKIP() << "root may write into read-only directories";
-  ScratchDir dir;
-  fs::create_directory(dir / "ro");
-  fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-  EXPECT_THROW(check_output_path(dir / "ro/out.h5", false), UsageError);
-  EXPECT_ANY_THROW(write_results_file(dir / "ro/out.h5", sample_file(true, true), false));
-  fs::permissions(dir / "ro", fs::perms::owner_all);
-  EXPECT_TRUE(fs::is_empty(dir / "ro"));
+  TempDir dir;
+  fs::create_directory(dir.file("ro"));
+  fs::permissions(dir.file("ro"), fs::perms::owner_read | fs::perms::owner_exec);
+  EXPECT_THROW(check_output_path(dir.file("ro/out.h5"), false), UsageError);
+  EXPECT_ANY_THROW(write_results_file(dir.file("ro/out.h5"), sample_file(true, true), false));
+  fs::permissions(dir.file("ro"), fs::perms::owner_all);
+  EXPECT_TRUE(fs::is_empty(dir.file("ro")));
 }

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "ratrace/engine.hpp"
@@ -12,6 +12,7 @@
 #include "ratrace/synth.hpp"
 #include "support/cli_runner.hpp"
 #include "support/corpus_builder.hpp"
+#include "support/results_compare.hpp"
 
 using namespace ratrace;
 using namespace ratrace::testing;
@@ -234,15 +235,8 @@ TEST_F(TraceCli, OutputDoesNotDependOnThreadCount) {
   ASSERT_EQ(run_cli("trace " + in + " -o " + dir.file("t5.h5") + common + " --threads 5").exit_code, 0);
   const TraceResults a = read_results_file(dir.file("t1.h5")).results;
   for (const char* name : {"t2.h5", "t5.h5"}) {
-    const TraceResults b = read_results_file(dir.file(name)).results;
-    EXPECT_EQ(a.jobs, b.jobs);
-    EXPECT_EQ(a.path_begin, b.path_begin);
-    EXPECT_EQ(a.score_raw, b.score_raw);
-    EXPECT_EQ(a.score_norm, b.score_norm);
-    EXPECT_EQ(a.node_begin, b.node_begin);
-    EXPECT_EQ(a.node_position, b.node_position);
-    ASSERT_EQ(a.node_edge_attn.size(), b.node_edge_attn.size());
-    EXPECT_EQ(0, std::memcmp(a.node_edge_attn.data(), b.node_edge_attn.data(), a.node_edge_attn.size() * sizeof(float)));
+    SCOPED_TRACE(name);
+    expect_identical_results(a, read_results_file(dir.file(name)).results);
   }
 }
 

@@ -5,19 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/text_file.hpp"
 #include "html/decay_plot.hpp"
 #include "html/results_view.hpp"
 #include "ratrace/errors.hpp"
-#include "ratrace/params.hpp"
 #include "ratrace/results.hpp"
 #include "ratrace/selection.hpp"
+#include "util/head_label.hpp"
 
 namespace ratrace::cli {
 namespace {
@@ -85,7 +85,7 @@ void print_table(const DecayStats& s, const std::vector<std::size_t>& rows, bool
   for (int b = 0; b < bins; ++b) fmt::print(" {:>9}", bin_name(b, "-"));
   fmt::print("\n");
   for (std::size_t r : rows) {
-    fmt::print("{:>5} {:>5}", s.layer[r], html::head_name(s.head[r]));
+    fmt::print("{:>5} {:>5}", s.layer[r], head_label(s.head[r]));
     for (int b = 0; b < bins; ++b) fmt::print(" {:>9}", cell(s.attn_mean[r][b], 6));
     fmt::print("\n");
   }
@@ -97,7 +97,7 @@ void print_table(const DecayStats& s, const std::vector<std::size_t>& rows, bool
   for (int b = 0; b < bins; ++b) fmt::print(" {:>7}", bin_name(b, "-"));
   fmt::print("\n");
   for (std::size_t r : rows) {
-    fmt::print("{:>5} {:>5} {:>6} {:>6} {:>8} {:>6} {:>6} {:>6}", s.layer[r], html::head_name(s.head[r]),
+    fmt::print("{:>5} {:>5} {:>6} {:>6} {:>8} {:>6} {:>6} {:>6}", s.layer[r], head_label(s.head[r]),
                s.num_jobs[r], cell(s.mean_hops[r], 2), cell(s.mean_origin_distance[r], 1), cell(s.sink_mass[r][0], 3),
                cell(sink_total(s, r), 3), cell(s.origin_no_hop[r], 3));
     for (int b = 0; b < bins; ++b) fmt::print(" {:>7}", cell(s.origin_weight[r][b], 3));
@@ -115,7 +115,7 @@ void print_csv(const DecayStats& s, const std::vector<std::size_t>& rows) {
   // NaN is written as an empty field.
   auto v = [](double x) { return std::isfinite(x) ? fmt::format("{}", x) : std::string(); };
   for (std::size_t r : rows) {
-    fmt::print("{},{},{},{},{},{},{},{},{}", s.layer[r], html::head_name(s.head[r]), s.num_jobs[r], v(s.mean_hops[r]),
+    fmt::print("{},{},{},{},{},{},{},{},{}", s.layer[r], head_label(s.head[r]), s.num_jobs[r], v(s.mean_hops[r]),
                v(s.mean_origin_distance[r]), v(s.origin_no_hop[r]), v(s.sink_mass[r][0]), v(sink_total(s, r)),
                v(s.sink_rest[r]));
     for (int b = 0; b < bins; ++b) fmt::print(",{}", v(s.attn_mean[r][b]));
@@ -143,7 +143,7 @@ void print_json(const DecayStats& s, const std::vector<std::size_t>& rows, bool 
   for (std::size_t r : rows) {
     json row;
     row["layer"] = s.layer[r];
-    row["head"] = s.head[r] >= 0 ? json(s.head[r]) : json(html::head_name(s.head[r]));
+    row["head"] = s.head[r] >= 0 ? json(s.head[r]) : json(head_label(s.head[r]));
     row["num_jobs"] = s.num_jobs[r];
     auto scalar = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
     row["mean_hops"] = scalar(s.mean_hops[r]);
@@ -171,13 +171,6 @@ void print_json(const DecayStats& s, const std::vector<std::size_t>& rows, bool 
                            {"origin_weight", bins_json(html::mean_over_rows(s.origin_weight, mine), bins)}});
   }
   fmt::print("{}\n", j.dump(2, ' ', false, json::error_handler_t::replace));
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw UsageError(fmt::format("cannot write '{}'", path));
-  out << text;
-  if (!out.flush()) throw UsageError(fmt::format("cannot write '{}'", path));
 }
 
 void run_decay(const DecayOptions& o) {

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "cli/commands.hpp"
+#include "cli/job_filter.hpp"
 #include "cli/paths_format.hpp"
 #include "ratrace/corpus_reader.hpp"
 #include "ratrace/errors.hpp"
@@ -36,16 +37,6 @@ std::string make_demo_dir(const std::string& requested) {
   return pattern;
 }
 
-// Indices of the jobs of (seq, layer, head, target), in file order.
-std::vector<std::size_t> find_jobs(const TraceResults& r, int seq, int layer, int head, int target) {
-  std::vector<std::size_t> out;
-  for (std::size_t k = 0; k < r.num_jobs(); ++k) {
-    const JobKey& j = r.jobs[k];
-    if (j.seq_index == seq && j.layer == layer && j.head == head && j.target == target) out.push_back(k);
-  }
-  return out;
-}
-
 // Per layer, averaged over its jobs: path-weighted hops, path-weighted length of the first hop
 // (1 for a previous-token head, long for a sink), and the weight of the best path.
 struct LayerSummary {
@@ -55,8 +46,7 @@ struct LayerSummary {
 std::map<int, LayerSummary> summarise_layers(const TraceResults& r) {
   std::map<int, LayerSummary> layers;
   for (std::size_t k = 0; k < r.num_jobs(); ++k) {
-    const std::vector<double> scores(r.score_norm.begin() + r.path_begin[k], r.score_norm.begin() + r.path_begin[k + 1]);
-    const std::vector<double> weights = path_weights(scores);
+    const std::vector<double> weights = r.job_path_weights(k);
     LayerSummary& s = layers[r.jobs[k].layer];
     s.jobs += 1;
     for (std::size_t i = 0; i < weights.size(); ++i) {
@@ -104,14 +94,18 @@ int run_demo(const DemoCommand& cmd) {
 
   const TraceResults& r = file.results;
   const int last_layer = synth.num_layers - 1;
-  const int last_target = file.sequence_length[0] - 1;
+  // The job of the first sequence's last token, through `layer` and `head` (like `ratrace paths`).
+  auto last_token_job = [&](int layer, const std::string& head) {
+    const JobFilter filter{.seq = file.sequence_names[0], .layer = layer, .head = head, .target = -1};
+    return select_jobs(file, results, filter);
+  };
   fmt::print("\nTop paths into the last token of {}, layer {}, mean of heads (earliest token first):\n",
              file.sequence_names[0], last_layer);
-  print_paths(stdout, file, find_jobs(r, 0, last_layer, kHeadMean, last_target), PathsFormat::text, 3);
+  print_paths(stdout, file, last_token_job(last_layer, "mean"), PathsFormat::text, 3);
   fmt::print("\nThe same target through single heads of layer 0: an attention sink (head 0), then an\n"
              "induction-like head (head 3):\n");
-  print_paths(stdout, file, find_jobs(r, 0, 0, 0, last_target), PathsFormat::text, 2);
-  print_paths(stdout, file, find_jobs(r, 0, 0, 3, last_target), PathsFormat::text, 2);
+  print_paths(stdout, file, last_token_job(0, "0"), PathsFormat::text, 2);
+  print_paths(stdout, file, last_token_job(0, "3"), PathsFormat::text, 2);
 
   fmt::print("\nSummary\n");
   fmt::print("  device        {}\n", file.device);

@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/job_filter.hpp"
+#include "cli/text_file.hpp"
 #include "html/report_page.hpp"
 #include "ratrace/errors.hpp"
 #include "ratrace/results.hpp"
@@ -22,12 +23,8 @@ struct ReportOptions {
 
 void run_report(const ReportOptions& o) {
   const ResultsFile file = read_results_file(o.file);
-  if (file.results.num_jobs() == 0) throw InputError(fmt::format("'{}' holds no traced jobs", o.file));
-  const std::string page = html::report_page(file, o.file);
-  std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
-  if (!out) throw UsageError(fmt::format("cannot write '{}'", o.output));
-  out << page;
-  if (!out.flush()) throw UsageError(fmt::format("cannot write '{}'", o.output));
+  require_traced_jobs(file, o.file);
+  write_text_file(o.output, html::report_page(file, o.file));
   fmt::print(stderr, "ratrace: wrote {}\n", o.output);
 }
 

@@ -9,8 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "ratrace/beam_search.hpp"
-#include "ratrace/params.hpp"
+#include "util/head_label.hpp"
 
 namespace ratrace::cli {
 namespace {
@@ -37,9 +36,7 @@ std::vector<ShownPath> shown_paths(const ResultsFile& file, std::size_t job) {
   const std::int32_t seq = r.jobs[job].seq_index;
   const bool has_tokens = file.tokens && file.token_begin[seq + 1] > file.token_begin[seq];
   std::vector<PathResult> paths = r.job_paths(job);
-  std::vector<double> norms;
-  for (const PathResult& p : paths) norms.push_back(p.score_norm);
-  const std::vector<double> weights = path_weights(norms);
+  const std::vector<double> weights = r.job_path_weights(job);
 
   std::vector<ShownPath> out;
   for (std::size_t rank = 0; rank < paths.size(); ++rank) {
@@ -173,12 +170,6 @@ void print_json(std::FILE* out, const ResultsFile& file, const std::vector<std::
 }
 
 }  // namespace
-
-std::string head_label(std::int32_t head) {
-  if (head == kHeadMean) return "mean";
-  if (head == kHeadMax) return "max";
-  return std::to_string(head);
-}
 
 std::string readable_token(const std::string& token) {
   bool plain = !token.empty();

@@ -13,9 +13,6 @@ namespace ratrace::cli {
 
 enum class PathsFormat { text, csv, json };
 
-// "mean", "max" or the head index.
-std::string head_label(std::int32_t head);
-
 // A token as shown in text: bare when it has no spaces, quotes or control characters, else as a
 // JSON string literal (" quick", "\n").
 std::string readable_token(const std::string& token);

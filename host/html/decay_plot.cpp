@@ -11,6 +11,7 @@
 #include "html/palette.hpp"
 #include "html/results_view.hpp"
 #include "html/svg_chart.hpp"
+#include "util/head_label.hpp"
 
 namespace ratrace::html {
 
@@ -101,7 +102,7 @@ std::string decay_of_layer_svg(const DecayStats& stats, const std::vector<std::s
     const std::int32_t head = stats.head[r];
     const bool aggregate = head < 0;
     const std::string colour = head == kHeadMean ? "#222222" : head == kHeadMax ? "#888888" : categorical_colour(head);
-    const std::string label = aggregate ? head_name(head) : fmt::format("head {}", head);
+    const std::string label = aggregate ? head_label(head) : fmt::format("head {}", head);
     p.attention.series.push_back({label, colour, as_vector(stats.attn_mean[r]), aggregate});
     p.origin.series.push_back({label, colour, as_vector(stats.origin_weight[r]), aggregate});
   }
@@ -129,7 +130,7 @@ std::string heads_by_layers_svg(const DecayStats& stats, const std::vector<doubl
   }
   for (const auto& [order, head] : heads) {
     row_of[head] = map.row_labels.size();
-    map.row_labels.push_back(head_name(head));
+    map.row_labels.push_back(head_label(head));
   }
   map.values.assign(map.row_labels.size() * map.col_labels.size(), kNaN);
   for (std::size_t r = 0; r < stats.num_rows(); ++r)

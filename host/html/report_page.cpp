@@ -13,6 +13,7 @@
 #include "html/html_util.hpp"
 #include "html/results_view.hpp"
 #include "ratrace/params.hpp"
+#include "util/head_label.hpp"
 
 namespace ratrace::html {
 
@@ -88,9 +89,9 @@ std::string examples_section(const ResultsFile& file, const std::string& results
     const std::optional<std::string> target_token = token_at(file, key.seq_index, key.target);
     s += "<div class=\"job\">";
     s += fmt::format("<h3>{} \u00b7 layer {} \u00b7 head {} \u00b7 target {}{}</h3>", escape(seq), key.layer,
-                     escape(head_name(key.head)), key.target,
+                     escape(head_label(key.head)), key.target,
                      target_token ? escape(" \u201c" + *target_token + "\u201d") : "");
-    const std::vector<double> weights = job_path_weights(file, job);
+    const std::vector<double> weights = r.job_path_weights(job);
     const std::int64_t begin = r.path_begin[job], end = r.path_begin[job + 1];
     s += "<ol start=\"0\">";
     for (std::int64_t p = begin; p < std::min<std::int64_t>(end, begin + kExamplePaths); ++p) {
@@ -105,7 +106,7 @@ std::string examples_section(const ResultsFile& file, const std::string& results
                        end - begin - kExamplePaths == 1 ? "path" : "paths");
     s += fmt::format("<div class=\"hint\"><code>ratrace render {} --seq {} --layer {} --head {} --target {} -o "
                      "trace.html</code></div>",
-                     escape(results_path), escape(seq), key.layer, escape(head_name(key.head)), key.target);
+                     escape(results_path), escape(seq), key.layer, escape(head_label(key.head)), key.target);
     s += "</div>";
   }
   return s;

@@ -3,16 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "ratrace/beam_search.hpp"
-#include "ratrace/params.hpp"
-
 namespace ratrace::html {
-
-std::string head_name(std::int32_t head) {
-  if (head == kHeadMean) return "mean";
-  if (head == kHeadMax) return "max";
-  return std::to_string(head);
-}
 
 std::optional<std::string> token_at(const ResultsFile& file, std::int32_t seq, std::int32_t pos) {
   if (seq < 0 || static_cast<std::size_t>(seq) + 1 >= file.token_begin.size()) return std::nullopt;
@@ -30,13 +21,6 @@ std::vector<std::size_t> sorted_jobs(const ResultsFile& file) {
   std::stable_sort(jobs.begin(), jobs.end(),
                    [&](std::size_t a, std::size_t b) { return file.results.jobs[a] < file.results.jobs[b]; });
   return jobs;
-}
-
-std::vector<double> job_path_weights(const ResultsFile& file, std::size_t job) {
-  const TraceResults& r = file.results;
-  const std::vector<double> scores(r.score_norm.begin() + r.path_begin[job], r.score_norm.begin() + r.path_begin[job + 1]);
-  if (scores.empty()) return {};
-  return path_weights(scores);
 }
 
 StatsView stats_of(const ResultsFile& file) {

@@ -9,6 +9,7 @@
 #include "html/assets.hpp"
 #include "html/html_util.hpp"
 #include "html/results_view.hpp"
+#include "util/head_label.hpp"
 
 namespace ratrace::html {
 
@@ -45,7 +46,7 @@ std::string params_summary(const json& params) {
 json sankey_data(const ResultsFile& file, std::size_t job, const std::string& results_path) {
   const TraceResults& r = file.results;
   const JobKey& key = r.jobs[job];
-  const std::vector<double> weights = job_path_weights(file, job);
+  const std::vector<double> weights = r.job_path_weights(job);
 
   json meta;
   meta["results"] = results_path;
@@ -55,7 +56,7 @@ json sankey_data(const ResultsFile& file, std::size_t job, const std::string& re
   meta["seq_index"] = key.seq_index;
   meta["seq_len"] = file.sequence_length.at(static_cast<std::size_t>(key.seq_index));
   meta["layer"] = key.layer;
-  meta["head"] = key.head >= 0 ? json(key.head) : json(head_name(key.head));
+  meta["head"] = key.head >= 0 ? json(key.head) : json(head_label(key.head));
   meta["target"] = key.target;
   meta["params"] = params_of(file);
 
@@ -91,13 +92,13 @@ std::string sankey_page(const ResultsFile& file, std::size_t job, const std::str
   const std::string& seq_name = file.sequence_names.at(static_cast<std::size_t>(key.seq_index));
   const std::size_t num_paths = data["beams"].size();
   const std::string title = fmt::format("ratrace \u00b7 {} \u00b7 layer {} \u00b7 head {} \u00b7 target {}", seq_name,
-                                        key.layer, head_name(key.head), key.target);
+                                        key.layer, head_label(key.head), key.target);
 
   std::string body;
   body += "<header class=\"bar\"><div class=\"title\">";
   body += fmt::format(
       "<h1><span class=\"brand\">ratrace</span> \u00b7 {} \u00b7 layer {} \u00b7 head {} \u00b7 target {}{}</h1>",
-      escape(seq_name), key.layer, escape(head_name(key.head)), key.target,
+      escape(seq_name), key.layer, escape(head_label(key.head)), key.target,
       escape(quoted_token(file, key.seq_index, key.target)));
   const std::size_t num_tokens = data["nodes"].size();
   body += fmt::format("<div class=\"meta\">{} {} \u00b7 {} {} in the paths \u00b7 {}</div></div>", num_paths,

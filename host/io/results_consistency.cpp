@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "util/head_label.hpp"
+
 namespace ratrace {
 namespace {
 
@@ -56,12 +58,6 @@ std::optional<std::string> check_csr(const TraceResults& r) {
   // Every path holds at least its target (p0).
   if (auto e = check_begins(r.node_begin, r.num_paths(), r.num_nodes(), "/paths/node_begin", true)) return e;
   return std::nullopt;
-}
-
-std::string head_label(std::int32_t head) {
-  if (head == kHeadMean) return "mean";
-  if (head == kHeadMax) return "max";
-  return std::to_string(head);
 }
 
 std::optional<std::string> check_jobs(const ResultsFile& f) {

@@ -42,4 +42,8 @@ std::vector<PathResult> TraceResults::job_paths(std::size_t k) const {
   return out;
 }
 
+std::vector<double> TraceResults::job_path_weights(std::size_t k) const {
+  return path_weights(std::vector<double>(score_norm.begin() + path_begin[k], score_norm.begin() + path_begin[k + 1]));
+}
+
 }  // namespace ratrace

@@ -36,8 +36,7 @@ void add_job(const TraceResults& results, std::size_t k, PathSums& sums) {
   const std::int64_t first = results.path_begin[k];
   const std::int64_t last = results.path_begin[k + 1];
   if (first == last) return;  // a job always has a path; tolerate a malformed one by skipping it
-  const std::vector<double> scores(results.score_norm.begin() + first, results.score_norm.begin() + last);
-  const std::vector<double> weights = path_weights(scores);
+  const std::vector<double> weights = results.job_path_weights(k);
   const std::int32_t target = results.jobs[k].target;
   for (std::int64_t p = first; p < last; ++p) {
     const double w = weights[static_cast<std::size_t>(p - first)];

@@ -37,6 +37,8 @@ struct TraceResults {
   void append(const TraceResults& other);  // jobs of `other` after ours
   // The paths of job k, rebuilt as PathResult (for comparisons and display).
   std::vector<PathResult> job_paths(std::size_t k) const;
+  // The SPEC §1.4 weights of job k's paths (path_weights of their score_norm).
+  std::vector<double> job_path_weights(std::size_t k) const;
 };
 
 // Everything a results file holds.

@@ -2,13 +2,12 @@
 // Runs the built `ratrace` CLI (RATRACE_BINARY) in a shell and captures its exit code and output.
 #include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
-#include <fstream>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
-#include "support/corpus_builder.hpp"
+#include "support/temp_dir.hpp"
+#include "support/text_file.hpp"
 
 namespace ratrace::testing {
 
@@ -22,18 +21,13 @@ struct CliResult {
 inline CliResult run_cli(const std::string& args) {
   TempDir scratch;
   const std::string out_file = scratch.file("stdout"), err_file = scratch.file("stderr");
-  const std::string command = std::string(RATRACE_BINARY) + " " + args + " </dev/null >" + out_file + " 2>" + err_file;
+  const std::string command =
+      "'" + std::string(RATRACE_BINARY) + "' " + args + " </dev/null >'" + out_file + "' 2>'" + err_file + "'";
   const int status = std::system(command.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  r.out = slurp(out_file);
-  r.err = slurp(err_file);
+  r.out = read_text_file(out_file);
+  r.err = read_text_file(err_file);
   return r;
 }
 

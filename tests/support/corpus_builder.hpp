@@ -1,6 +1,6 @@
 #pragma once
-// Test utilities: a temporary directory, and a builder that writes arbitrary, possibly MALFORMED
-// corpora (SPEC §4) with the raw HDF5 C API, independent of the code under test.
+// A builder that writes arbitrary, possibly MALFORMED corpora (SPEC §4) with the raw HDF5 C API,
+// independent of the code under test. (TempDir comes from support/temp_dir.hpp.)
 //
 //   TempDir dir;
 //   CorpusBuilder b(dir.file("in.h5"));
@@ -12,39 +12,17 @@
 // Every failure throws std::runtime_error naming the object: a test that builds a bad corpus
 // should fail loudly if the builder itself could not write it.
 #include <hdf5.h>
-#include <stdlib.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace ratrace::testing {
-
-// A fresh directory under /tmp, removed with everything in it at the end of the scope.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ratrace-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 namespace builder_detail {
 
