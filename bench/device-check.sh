@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Every GPU check in one run (<= 5 minutes), on the lent GPU machine, from the repository root:
+#   LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh
+# with the binaries that scripts/device-bundle.sh built and packed beside this script. Writes one
+# log per step under $OUT (default ./device-out) and $OUT/SUMMARY.txt with one line per check:
+#   PASS|FAIL|SKIP  step  (rc, seconds)  key result
+# Every step has a timeout and a failure never stops the next step.
+set -u
+BIN=$(cd "$(dirname "$0")" && pwd)
+OUT=${OUT:-$PWD/device-out}
+mkdir -p "$OUT"
+SUMMARY=$OUT/SUMMARY.txt
+: >"$SUMMARY"
+WORK=$(mktemp -d /tmp/ratrace-device-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+RATRACE=$BIN/ratrace
+SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+START=$(date +%s)
+DEADLINE=${DEADLINE:-285}  # seconds for the whole check; later steps are skipped past it
+
+# step NAME TIMEOUT_S KEY_PATTERN CMD...: runs CMD with a timeout, log in $OUT/NAME.log; the
+# summary line quotes the last log line matching KEY_PATTERN (a grep -E pattern; '' = none).
+step() {
+  local name=$1 limit=$2 key=$3
+  shift 3
+  local log=$OUT/$name.log t0 t1 rc status line="" left
+  left=$(( DEADLINE - ($(date +%s) - START) ))
+  if [ "$left" -lt 5 ]; then
+    printf '%-14s %-34s (deadline of %d s reached)\n' SKIP "$name" "$DEADLINE" | tee -a "$SUMMARY"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  t0=$(date +%s.%N)
+  { echo "\$ $*"; timeout --kill-after=10 "$limit" "$@"; } >"$log" 2>&1
+  rc=$?
+  t1=$(date +%s.%N)
+  status=PASS
+  [ $rc -ne 0 ] && status=FAIL
+  [ $rc -eq 124 ] && status="FAIL(timeout)"
+  [ -n "$key" ] && line=$(grep -E "$key" "$log" | tail -3 | cut -c1-160 | paste -sd'|' -)
+  [ -z "$line" ] && line=$(grep -v '^\s*$' "$log" | tail -1 | cut -c1-200)
+  printf '%-14s %-34s (rc %d, %5.1f s) %s\n' "$status" "$name" $rc "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
+    "$line" | tee -a "$SUMMARY"
+}
+note() { echo "$*" | tee -a "$SUMMARY"; }
+
+note "device-check $(date -u +%FT%TZ) on $(hostname)"
+step nvidia-smi 20 'NVIDIA|MiB' nvidia-smi
+
+# 1. Kernel and engine tests against the CPU stages.
+step gpu-tests 150 '\] [0-9]+ tests?' "$BIN/ratrace_gpu_tests" --gtest_color=no
+
+# 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time.
+synth() {  # synth NAME ARGS...
+  local name=$1
+  shift
+  "$RATRACE" synth -o "$WORK/$name.h5" --force "$@" >>"$OUT/synth.log" 2>&1 || echo "synth $name failed" >>"$OUT/synth.log"
+}
+synth f16 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float16 --seed 1
+synth bf16 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype bfloat16 --seed 2
+synth f32 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float32 --seed 3
+synth f64 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float64 --seed 4
+synth mask --sequences 3 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float16 --mask --seed 5
+synth ties --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float32 --ties 16 --seed 6
+synth deflate --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float16 --deflate 4 --seed 7
+synth long --sequences 1 --layers 1 --heads 8 --len 2048 --dtype float16 --seed 8
+V="--layers all --heads all,mean,max --targets all"
+verify_key='^verify:'
+step verify-f16-avg 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V
+step verify-bf16 60 "$verify_key" "$RATRACE" verify "$WORK/bf16.h5" $V
+step verify-f32 60 "$verify_key" "$RATRACE" verify "$WORK/f32.h5" $V
+step verify-f64 60 "$verify_key" "$RATRACE" verify "$WORK/f64.h5" $V
+step verify-norm-none 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --length-norm none
+step verify-norm-sqrt 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --length-norm sqrt
+step verify-norm-pow 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --length-norm pow:0.7
+step verify-mask 60 "$verify_key" "$RATRACE" verify "$WORK/mask.h5" $V
+step verify-ties 60 "$verify_key" "$RATRACE" verify "$WORK/ties.h5" $V
+step verify-no-stop-at-bos 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --no-stop-at-bos
+step verify-bos-id-2 60 "$verify_key" "$RATRACE" verify "$WORK/ties.h5" $V --bos-token-id 2
+step verify-min-attn 60 "$verify_key" "$RATRACE" verify "$WORK/bf16.h5" $V --min-attn 0.02
+step verify-K32-B32 90 "$verify_key" "$RATRACE" verify "$WORK/f32.h5" $V -K 32 -B 32
+step verify-K32-B1 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V -K 32 -B 1
+step verify-deflate 60 "$verify_key" "$RATRACE" verify "$WORK/deflate.h5" $V
+step verify-default-sel 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5"
+step verify-long-sample 90 "$verify_key" "$RATRACE" verify "$WORK/long.h5" --heads all,mean --targets all --sample 1500 --seed 3
+step verify-gpu-mem-tiny 60 "$verify_key" "$RATRACE" verify "$WORK/f32.h5" $V --gpu-mem 0.002
+
+# 3. compute-sanitizer on small cases.
+small='GpuBeamSearch.WorkedExampleKnownAnswer:GpuBeamSearch.TargetZeroAndRowsWithoutCandidates:GpuRowTopK.OnlyMeanOrOnlyMax:GpuRowTopK.RowSumTallyMatchesTheCpu'
+step sanitizer-memcheck 60 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool memcheck --leak-check full --error-exitcode 1 \
+  "$BIN/ratrace_gpu_tests" --gtest_filter="$small" --gtest_color=no
+step sanitizer-racecheck 60 'RACECHECK SUMMARY|ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool racecheck --error-exitcode 1 \
+  "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
+step sanitizer-synccheck 45 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool synccheck --error-exitcode 1 \
+  "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
+
+# 4. Kernel benchmarks (short).
+step bench-kernels 150 'frac_of_copy_bw|jobs_per_s' "$BIN/ratrace_bench_gpu" --benchmark_filter='BM_GpuRowTopK|BM_GpuBeamSearch' \
+  --benchmark_min_time=0.05 --benchmark_out="$OUT/bench-kernels.json" --benchmark_out_format=json
+grep -E 'BM_' "$OUT/bench-kernels.log" | sed 's/^/    /' >>"$SUMMARY"
+
+# 5. The whole run: 2 seq x 32 layers x 32 heads x 1024 tokens float16; GPU on all of it, CPU on one
+#    layer, and merely reading the file.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  note "SKIP           whole run (no GPU)"
+elif [ $(( $(date +%s) - START )) -lt $(( DEADLINE - 60 )) ]; then
+  step synth-big 90 'wrote' "$RATRACE" synth -o "$WORK/big.h5" --force --sequences 2 --layers 32 --heads 32 --len 1024 \
+    --dtype float16 --seed 9
+  step bench-whole-run 120 'BM_WholeRun' env RATRACE_BENCH_CORPUS="$WORK/big.h5" RATRACE_BENCH_HEADS=all \
+    RATRACE_BENCH_TARGETS=::8 "$BIN/ratrace_bench_gpu" --benchmark_filter=BM_WholeRun \
+    --benchmark_out="$OUT/bench-whole-run.json" --benchmark_out_format=json
+  step trace-big-gpu 60 'wrote' "$RATRACE" trace "$WORK/big.h5" -o "$WORK/big-out.h5" --force --device gpu
+else
+  note "SKIP           whole run (time budget: $(( $(date +%s) - START )) s used)"
+fi
+
+note "total $(( $(date +%s) - START )) s; logs in $OUT"

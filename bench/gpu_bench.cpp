@@ -1,0 +1,285 @@
+// GPU benchmarks (report only, never pass/fail):
+//   BM_GpuRowTopK      row top-K throughput in bytes/s of the causal half actually read, and as a
+//                      fraction of a device-to-device cudaMemcpyAsync of the same bytes measured
+//                      in the same run (counter frac_of_copy_bw; target >= 0.7).
+//   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns.
+//   BM_WholeRun        one corpus: GPU engine on the whole plan vs the CPU reference (all cores)
+//                      on one layer of it, and vs merely reading the file (counters speedup =
+//                      gpu jobs/s / cpu jobs/s, target >= 50; gpu_over_read = GPU run time / read
+//                      time, target <= 1.25).
+// The corpus of BM_WholeRun: $RATRACE_BENCH_CORPUS (e.g. `ratrace synth --sequences 2 --layers 32
+// --heads 32 --len 1024 --dtype float16`), heads $RATRACE_BENCH_HEADS (default "all"), targets
+// $RATRACE_BENCH_TARGETS (default "::8"); without it, a small corpus is made in a temp folder.
+#include <benchmark/benchmark.h>
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <filesystem>
+#include <vector>
+
+#include "gpu/cuda_util.hpp"
+#include "gpu/workspace.hpp"
+#include "kernels/gpu_api.cuh"
+#include "ratrace/beam_search.hpp"
+#include "ratrace/candidate_table.hpp"
+#include "ratrace/corpus_reader.hpp"
+#include "ratrace/engine.hpp"
+#include "ratrace/synth.hpp"
+#include "run/trace_run.hpp"
+#include "synth/narrow_float.hpp"
+
+using namespace ratrace;
+using gpu::ElemType;
+
+namespace {
+
+bool skip_without_gpu(benchmark::State& state) {
+  const GpuStatus s = query_gpu();
+  if (s.usable) return false;
+  state.SkipWithError(("no usable GPU: " + s.reason).c_str());
+  return true;
+}
+
+// H heads of synthetic patterns, stored as `elem`.
+std::vector<unsigned char> layer_of(int H, int S, ElemType elem) {
+  const std::size_t n = static_cast<std::size_t>(S) * S;
+  std::vector<unsigned char> raw(H * n * gpu::elem_size(elem));
+  for (int h = 0; h < H; ++h) {
+    const std::vector<float> m = synth_head_matrix(static_cast<HeadPattern>(h % 5), S, 100 + h);
+    for (std::size_t k = 0; k < n; ++k) {
+      if (elem == ElemType::f32) {
+        std::memcpy(raw.data() + (h * n + k) * 4, &m[k], 4);
+      } else {
+        const std::uint16_t b = elem == ElemType::f16 ? synth::float_to_half_bits(m[k]) : synth::float_to_bfloat16_bits(m[k]);
+        std::memcpy(raw.data() + (h * n + k) * 2, &b, 2);
+      }
+    }
+  }
+  return raw;
+}
+
+enum Mode : int { kPerHead = 0, kMean = 1, kMeanMax = 2 };
+
+// Args: {elem, mode, S, H, K}.
+void BM_GpuRowTopK(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const auto elem = static_cast<ElemType>(state.range(0));
+  const auto mode = static_cast<Mode>(state.range(1));
+  const int S = static_cast<int>(state.range(2));
+  const int H = static_cast<int>(state.range(3));
+  const int K = static_cast<int>(state.range(4));
+  const std::vector<unsigned char> host = layer_of(H, S, elem);
+  const int M = mode == kPerHead ? H : (mode == kMean ? 1 : 2);
+
+  gpu::Stream stream;
+  gpu::DeviceBuffer raw, copy_dst, entries, logp, count, end_mask, counters, traced;
+  raw.reserve(host.size());
+  gpu::cuda_check(cudaMemcpy(raw.get(), host.data(), host.size(), cudaMemcpyHostToDevice), "upload");
+  std::vector<std::int32_t> traced_host;
+  if (mode == kPerHead)
+    for (int h = 0; h < H; ++h) traced_host.push_back(h);
+  traced.reserve(traced_host.size() * 4 + 4);
+  if (!traced_host.empty())
+    gpu::cuda_check(cudaMemcpy(traced.get(), traced_host.data(), traced_host.size() * 4, cudaMemcpyHostToDevice), "upload");
+
+  gpu::TopkArgs a;
+  a.raw = raw.get();
+  a.elem = elem;
+  a.num_heads = H;
+  a.seq_len = S;
+  a.top_k = K;
+  a.traced_heads = static_cast<const std::int32_t*>(traced.get());
+  a.num_traced = static_cast<int>(traced_host.size());
+  a.mean_matrix = mode == kPerHead ? -1 : 0;
+  a.max_matrix = mode == kMeanMax ? 1 : -1;
+  const std::size_t rows = static_cast<std::size_t>(M) * S;
+  a.tables.entries = entries.reserve_as<Candidate>(rows * K);
+  a.tables.logp = logp.reserve_as<double>(rows * K);
+  a.tables.count = count.reserve_as<std::int32_t>(rows);
+  a.tables.end_mask = end_mask.reserve_as<std::uint32_t>(rows);
+  a.tables.seq_len = S;
+  a.tables.top_k = K;
+  auto* c = static_cast<unsigned char*>(counters.reserve(M * kDistanceBins * 8 + 16));
+  a.profile_sums = reinterpret_cast<double*>(c);
+  a.rows_off = reinterpret_cast<unsigned long long*>(c + M * kDistanceBins * 8);
+  a.bad_flag = reinterpret_cast<std::uint32_t*>(c + M * kDistanceBins * 8 + 8);
+
+  // Bytes the kernels read: the causal half (j <= i) of every resident head.
+  const std::size_t causal = static_cast<std::size_t>(H) * S * (static_cast<std::size_t>(S) + 1) / 2 * gpu::elem_size(elem);
+  copy_dst.reserve(causal);
+  gpu::Event e0, e1;
+  const auto time_ms = [&](auto&& work, int reps) {
+    work();  // warm up
+    e0.record(stream.get());
+    for (int r = 0; r < reps; ++r) work();
+    e1.record(stream.get());
+    stream.sync();
+    return e1.since(e0) / reps;
+  };
+  const float copy_ms = time_ms([&] {
+    gpu::cuda_check(cudaMemcpyAsync(copy_dst.get(), raw.get(), causal, cudaMemcpyDeviceToDevice, stream.get()), "copy");
+  }, 20);
+
+  double kernel_ms_total = 0.0;
+  for (auto _ : state) {
+    cudaMemsetAsync(counters.get(), 0, M * kDistanceBins * 8 + 16, stream.get());
+    e0.record(stream.get());
+    gpu::launch_row_topk(a, stream.get());
+    e1.record(stream.get());
+    stream.sync();
+    const float ms = e1.since(e0);
+    kernel_ms_total += ms;
+    state.SetIterationTime(ms / 1e3);
+  }
+  const double kernel_ms = kernel_ms_total / static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(causal) * state.iterations());
+  state.counters["frac_of_copy_bw"] = copy_ms / kernel_ms;
+  state.counters["copy_GBps"] = causal / (copy_ms * 1e6);
+  state.counters["topk_GBps"] = causal / (kernel_ms * 1e6);
+  static const char* const elems[] = {"f16", "bf16", "f32"};
+  static const char* const modes[] = {"per_head", "mean", "mean_max"};
+  state.SetLabel(fmt::format("{} {} S={} H={} K={}", elems[state.range(0)], modes[state.range(1)], S, H, K));
+}
+
+// Args: {S, B, K, matrices}. Every target of every matrix.
+void BM_GpuBeamSearch(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const int S = static_cast<int>(state.range(0));
+  SearchParams params;
+  params.top_beam = static_cast<int>(state.range(1));
+  params.top_k = static_cast<int>(state.range(2));
+  const int M = static_cast<int>(state.range(3));
+  std::vector<CandidateTable> tables;
+  for (int m = 0; m < M; ++m) {
+    const std::vector<float> a = synth_head_matrix(static_cast<HeadPattern>(m % 5), S, 200 + m);
+    tables.push_back(build_candidate_table(a.data(), S, nullptr, params.top_k, 0.0));
+  }
+  std::vector<const CandidateTable*> ptrs;
+  for (const auto& t : tables) ptrs.push_back(&t);
+  std::vector<gpu::BeamJob> jobs;
+  std::int64_t arena = 0;
+  for (int t = S - 1; t >= 0; --t)  // longest first, as the engine orders them
+    for (int m = 0; m < M; ++m) {
+      jobs.push_back(gpu::BeamJob{m, t, arena});
+      arena += static_cast<std::int64_t>(t + 1) * params.top_beam;
+    }
+  gpu::Stream stream;
+  gpu::Workspace ws;
+  ws.enqueue_tables(ptrs, {}, true, stream.get());
+  gpu::Event e0, e1;
+  std::int64_t nodes = 0;
+  for (auto _ : state) {
+    e0.record(stream.get());
+    ws.enqueue_batch(jobs, params, stream.get());
+    e1.record(stream.get());
+    stream.sync();
+    state.SetIterationTime(e1.since(e0) / 1e3);
+    state.PauseTiming();
+    nodes = ws.fetch_batch(stream.get()).node_begin.back();
+    state.ResumeTiming();
+  }
+  state.counters["jobs_per_s"] = benchmark::Counter(static_cast<double>(jobs.size()) * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["nodes_per_job"] = static_cast<double>(nodes) / static_cast<double>(jobs.size());
+  state.SetLabel(fmt::format("S={} B={} K={} {} jobs", S, params.top_beam, params.top_k, jobs.size()));
+}
+
+double seconds_of(const std::function<void()>& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// One corpus, three timings (see the top of the file). Runs once.
+void BM_WholeRun(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  std::string path = env_or("RATRACE_BENCH_CORPUS", "");
+  std::filesystem::path temp;
+  if (path.empty()) {
+    temp = std::filesystem::temp_directory_path() / fmt::format("ratrace_bench_gpu_{}", ::getpid());
+    std::filesystem::create_directories(temp);
+    path = (temp / "corpus.h5").string();
+    SynthOptions o;
+    o.num_sequences = 2;
+    o.num_layers = 4;
+    o.num_heads = 8;
+    o.min_len = o.max_len = 512;
+    o.dtype = AttnDtype::float16;
+    write_synthetic_corpus(path, o);
+  }
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  request.layers = "all";
+  request.heads = env_or("RATRACE_BENCH_HEADS", "all");
+  request.targets = env_or("RATRACE_BENCH_TARGETS", "::8");
+  const PlannedTrace planned = plan_trace(reader, request);
+  TraceRequest one_layer = request;
+  one_layer.layers = "0";
+  const PlannedTrace planned_one = plan_trace(reader, one_layer);
+
+  const auto gpu_engine = make_gpu_engine(GpuOptions{});
+  const auto cpu_engine = make_cpu_engine(0);
+  double read_s = 0, gpu_s = 0, cpu_s = 0;
+  for (auto _ : state) {
+    // Reading alone, as the GPU engine reads: every (sequence, layer) of the plan, whole layers.
+    read_s = seconds_of([&] {
+      std::vector<unsigned char> buffer;
+      for (const SequencePlan& sp : planned.plan.sequences) {
+        const SequenceInfo& info = reader.sequences()[sp.seq_index];
+        buffer.resize(static_cast<std::size_t>(info.num_heads) * info.seq_len * info.seq_len * dtype_size(info.dtype));
+        for (const int layer : sp.layers) reader.read_heads_raw(sp.seq_index, layer, 0, info.num_heads, buffer.data());
+      }
+    });
+    gpu_s = seconds_of([&] { benchmark::DoNotOptimize(gpu_engine->run(reader, planned.plan, request.params, {})); });
+    cpu_s = seconds_of([&] { benchmark::DoNotOptimize(cpu_engine->run(reader, planned_one.plan, request.params, {})); });
+    state.SetIterationTime(gpu_s);
+  }
+  const double gpu_rate = static_cast<double>(planned.plan.num_jobs()) / gpu_s;
+  const double cpu_rate = static_cast<double>(planned_one.plan.num_jobs()) / cpu_s;
+  state.counters["gpu_jobs_per_s"] = gpu_rate;
+  state.counters["cpu_jobs_per_s"] = cpu_rate;
+  state.counters["speedup"] = gpu_rate / cpu_rate;
+  state.counters["read_s"] = read_s;
+  state.counters["gpu_s"] = gpu_s;
+  state.counters["cpu_one_layer_s"] = cpu_s;
+  state.counters["gpu_over_read"] = gpu_s / read_s;
+  state.SetLabel(fmt::format("{} jobs gpu, {} jobs cpu ({}), heads {} targets {}", planned.plan.num_jobs(),
+                             planned_one.plan.num_jobs(), cpu_engine->device_description(), request.heads, request.targets));
+  if (!temp.empty()) std::filesystem::remove_all(temp);
+}
+
+}  // namespace
+
+BENCHMARK(BM_GpuRowTopK)
+    ->ArgNames({"elem", "mode", "S", "H", "K"})
+    ->Args({0, kMean, 1024, 32, 5})
+    ->Args({0, kMeanMax, 1024, 32, 5})
+    ->Args({0, kPerHead, 1024, 32, 5})
+    ->Args({0, kPerHead, 1024, 32, 32})
+    ->Args({1, kMean, 1024, 32, 5})
+    ->Args({2, kMean, 1024, 32, 5})
+    ->Args({2, kPerHead, 1024, 32, 5})
+    ->Args({0, kMean, 4096, 8, 5})
+    ->Args({0, kPerHead, 4096, 8, 32})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GpuBeamSearch)
+    ->ArgNames({"S", "B", "K", "M"})
+    ->Args({1024, 5, 5, 32})
+    ->Args({1024, 32, 32, 8})
+    ->Args({4096, 5, 5, 4})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WholeRun)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+
+BENCHMARK_MAIN();

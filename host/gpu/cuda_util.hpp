@@ -1,0 +1,123 @@
+#pragma once
+// Small RAII helpers over the CUDA runtime for the GPU engine, its tests and benchmarks.
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace ratrace::gpu {
+
+// Throws std::runtime_error naming the failed call (an unexpected failure: exit 3).
+inline void cuda_check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err));
+}
+
+// Device memory that only grows: a buffer is reallocated when a later unit needs more, and is
+// otherwise reused across units and batches (the engine's cache of device memory).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  ~DeviceBuffer() { release(); }
+
+  // Ensures room for `bytes`; the contents are not kept when it grows.
+  void* reserve(std::size_t bytes) {
+    if (bytes > bytes_) {
+      release();
+      cuda_check(cudaMalloc(&ptr_, bytes), "cudaMalloc");
+      bytes_ = bytes;
+    }
+    return ptr_;
+  }
+  template <class T>
+  T* reserve_as(std::size_t count) {
+    return static_cast<T*>(reserve(count * sizeof(T)));
+  }
+  void* get() const { return ptr_; }
+  std::size_t capacity() const { return bytes_; }
+  void release() {
+    if (ptr_ != nullptr) cudaFree(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// Page-locked host memory (for truly asynchronous copies), grown like DeviceBuffer.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  ~PinnedBuffer() { release(); }
+
+  void* reserve(std::size_t bytes) {
+    if (bytes > bytes_) {
+      release();
+      cuda_check(cudaMallocHost(&ptr_, bytes), "cudaMallocHost");
+      bytes_ = bytes;
+    }
+    return ptr_;
+  }
+  template <class T>
+  T* reserve_as(std::size_t count) {
+    return static_cast<T*>(reserve(count * sizeof(T)));
+  }
+  void* get() const { return ptr_; }
+  void release() {
+    if (ptr_ != nullptr) cudaFreeHost(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+class Stream {
+ public:
+  Stream() { cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate"); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream() {
+    if (stream_ != nullptr) {
+      cudaStreamSynchronize(stream_);
+      cudaStreamDestroy(stream_);
+    }
+  }
+  cudaStream_t get() const { return stream_; }
+  void sync() const { cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+class Event {
+ public:
+  Event() { cuda_check(cudaEventCreate(&event_), "cudaEventCreate"); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { cudaEventDestroy(event_); }
+  cudaEvent_t get() const { return event_; }
+  void record(cudaStream_t s) { cuda_check(cudaEventRecord(event_, s), "cudaEventRecord"); }
+  // Milliseconds from `start` to this event (both recorded and complete).
+  float since(const Event& start) const {
+    float ms = 0.0f;
+    cuda_check(cudaEventElapsedTime(&ms, start.event_, event_), "cudaEventElapsedTime");
+    return ms;
+  }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+}  // namespace ratrace::gpu

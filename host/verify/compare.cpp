@@ -1,0 +1,162 @@
+#include "verify/compare.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "ratrace/detail/scoring.hpp"
+
+namespace ratrace {
+namespace {
+
+std::string head_name(int head) {
+  if (head == kHeadMean) return "mean";
+  if (head == kHeadMax) return "max";
+  return std::to_string(head);
+}
+
+std::string job_name(const JobKey& k) {
+  return fmt::format("sequence {} layer {} head {} target {}", k.seq_index, k.layer, head_name(k.head), k.target);
+}
+
+std::string path_text(const PathResult& p) {
+  constexpr std::size_t kShown = 8;
+  std::string s;
+  for (std::size_t k = 0; k < p.positions.size() && k < kShown; ++k) s += (k ? " " : "") + std::to_string(p.positions[k]);
+  if (p.positions.size() > kShown) s += fmt::format(" ... ({} nodes)", p.positions.size());
+  return fmt::format("[{}] {:.17g}", s, p.score_norm);
+}
+
+// Same nodes: positions equal and edge weights equal bit for bit (NaN for p0 included).
+bool same_nodes(const PathResult& a, const PathResult& b) {
+  return a.positions == b.positions && a.edge_attn.size() == b.edge_attn.size() &&
+         (a.edge_attn.empty() ||
+          std::memcmp(a.edge_attn.data(), b.edge_attn.data(), a.edge_attn.size() * sizeof(float)) == 0);
+}
+
+bool same_path(const PathResult& a, const PathResult& b) {
+  return same_nodes(a, b) && scores_agree(a.score_raw, b.score_raw) && scores_agree(a.score_norm, b.score_norm);
+}
+
+// The same set of paths, with order differences only between paths whose scores agree.
+bool reordered_near_ties(const std::vector<PathResult>& ref, const std::vector<PathResult>& cand) {
+  if (ref.size() != cand.size()) return false;
+  std::vector<std::size_t> where(cand.size());
+  for (std::size_t r = 0; r < cand.size(); ++r) {
+    const auto it = std::find_if(ref.begin(), ref.end(), [&](const PathResult& p) { return same_path(p, cand[r]); });
+    if (it == ref.end()) return false;
+    where[r] = static_cast<std::size_t>(it - ref.begin());
+  }
+  for (std::size_t r = 0; r < cand.size(); ++r)
+    for (std::size_t s = r + 1; s < cand.size(); ++s)
+      if (where[r] > where[s] && !scores_agree(ref[where[r]].score_norm, ref[where[s]].score_norm)) return false;
+  return true;
+}
+
+// A path that the search could have produced: from the target down, scored from its own edges.
+bool path_sound(const PathResult& p, int target, const SearchParams& params) {
+  if (p.positions.empty() || p.positions.size() != p.edge_attn.size() || p.positions[0] != target) return false;
+  if (!std::isnan(p.edge_attn[0])) return false;
+  double raw = 0.0;
+  for (std::size_t k = 1; k < p.positions.size(); ++k) {
+    if (!(p.positions[k] < p.positions[k - 1]) || p.positions[k] < 0 || !(p.edge_attn[k] > 0.0f)) return false;
+    raw += detail::edge_logprob(p.edge_attn[k]);
+  }
+  const int edges = static_cast<int>(p.positions.size()) - 1;
+  const double norm = detail::normalise_score(raw, edges, params.length_norm.kind, params.length_norm.alpha);
+  return scores_agree(raw, p.score_raw) && scores_agree(norm, p.score_norm);
+}
+
+std::string describe_difference(const JobKey& key, const std::vector<PathResult>& ref, const std::vector<PathResult>& cand) {
+  if (ref.size() != cand.size())
+    return fmt::format("{}: cpu has {} paths, gpu {}", job_name(key), ref.size(), cand.size());
+  for (std::size_t r = 0; r < ref.size(); ++r)
+    if (!same_path(ref[r], cand[r]))
+      return fmt::format("{}: rank {}: cpu {} vs gpu {}", job_name(key), r, path_text(ref[r]), path_text(cand[r]));
+  return fmt::format("{}: differs", job_name(key));
+}
+
+}  // namespace
+
+bool scores_agree(double a, double b) {
+  if (a == b) return true;
+  const double diff = std::abs(a - b);
+  return diff <= 1e-12 || diff <= 1e-9 * std::max(std::abs(a), std::abs(b));
+}
+
+CompareReport compare_results(const TraceResults& reference, const TraceResults& candidate, const SearchParams& params,
+                              const NearTieProbe& probe, std::size_t max_listed) {
+  std::map<JobKey, std::size_t> cand_index;
+  for (std::size_t k = 0; k < candidate.num_jobs(); ++k) cand_index.emplace(candidate.jobs[k], k);
+
+  CompareReport report;
+  const auto mismatch = [&](std::string line) {
+    ++report.mismatches;
+    if (report.first_mismatches.size() < max_listed) report.first_mismatches.push_back(std::move(line));
+  };
+  for (std::size_t k = 0; k < reference.num_jobs(); ++k) {
+    const JobKey& key = reference.jobs[k];
+    ++report.jobs_compared;
+    const auto it = cand_index.find(key);
+    if (it == cand_index.end()) {
+      mismatch(fmt::format("{}: missing from the gpu results", job_name(key)));
+      continue;
+    }
+    const std::vector<PathResult> ref = reference.job_paths(k);
+    const std::vector<PathResult> cand = candidate.job_paths(it->second);
+    const bool identical = ref.size() == cand.size() &&
+                           std::equal(ref.begin(), ref.end(), cand.begin(), [](const PathResult& a, const PathResult& b) {
+                             return same_path(a, b);
+                           });
+    if (identical) continue;
+    if (reordered_near_ties(ref, cand)) {
+      ++report.near_ties;
+      continue;
+    }
+    const bool sound = !cand.empty() && std::all_of(cand.begin(), cand.end(), [&](const PathResult& p) {
+      return path_sound(p, key.target, params);
+    });
+    if (sound && probe && probe(key)) {
+      ++report.near_ties;
+      continue;
+    }
+    mismatch(describe_difference(key, ref, cand));
+  }
+  return report;
+}
+
+ProfileReport compare_profiles(const std::vector<AttentionProfile>& reference,
+                               const std::vector<AttentionProfile>& candidate, std::size_t max_listed) {
+  const auto key = [](const AttentionProfile& p) { return std::make_tuple(p.seq_index, p.layer, p.head); };
+  std::map<std::tuple<int, int, int>, const AttentionProfile*> cand;
+  for (const AttentionProfile& p : candidate) cand.emplace(key(p), &p);
+
+  ProfileReport report;
+  for (const AttentionProfile& r : reference) {
+    ++report.compared;
+    const auto it = cand.find(key(r));
+    std::string problem;
+    if (it == cand.end()) {
+      problem = "missing from the gpu results";
+    } else {
+      for (int b = 0; b < kDistanceBins && problem.empty(); ++b) {
+        if (r.count[b] != it->second->count[b])
+          problem = fmt::format("bin {}: count {} vs {}", b, r.count[b], it->second->count[b]);
+        else if (!(std::abs(r.sum[b] - it->second->sum[b]) <= 1e-9 * std::max(std::abs(r.sum[b]), std::abs(it->second->sum[b]))))
+          problem = fmt::format("bin {}: sum {:.17g} vs {:.17g}", b, r.sum[b], it->second->sum[b]);
+      }
+    }
+    if (problem.empty()) continue;
+    ++report.mismatches;
+    if (report.first_mismatches.size() < max_listed)
+      report.first_mismatches.push_back(
+          fmt::format("profile of sequence {} layer {} head {}: {}", r.seq_index, r.layer, head_name(r.head), problem));
+  }
+  return report;
+}
+
+}  // namespace ratrace

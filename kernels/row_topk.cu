@@ -1,0 +1,341 @@
+// Stage (a) on the GPU: every row's top-K candidates (SPEC §1.1) for the heads of one layer, with
+// the value checks (SPEC §4), the row-sum tally and the per-matrix distance profile fused into the
+// same pass, so that each stored element is read from device memory once per kernel.
+//
+// Layout of the work: one block per (row, matrix group), long rows first; the block's warps take
+// the row's 32-column chunks round-robin, each warp keeping its own 32-lane top-K queue
+// (warp_queue.cuh); at the end warp 0 merges the warps' queues and writes the row.
+//   head_topk_kernel      one block per (row, traced head): per-head matrices.
+//   aggregate_topk_kernel one block per row: loops over every head of the layer per tile of chunks,
+//                         forms mean (double sum in head order, / H, rounded to float) and max in
+//                         registers, so the aggregate matrix is never written.
+// When aggregates are traced, the aggregate kernel checks every head (all are read); otherwise the
+// head kernel checks the heads it reads (then exactly the traced heads are resident).
+//
+// Distance profile (decay_stats.hpp): computed here, on the GPU. Each lane sums the values of its
+// current distance bin in a register (bins change rarely along a row) and flushes into per-block
+// shared bins, which are added to the matrix's global sums with double atomics. Same elements as
+// accumulate_attention_profile, another summation order: equal within ~1e-15 relative.
+#include <cfloat>
+#include <climits>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/gpu_api.cuh"
+#include "kernels/warp_queue.cuh"
+#include "ratrace/decay_stats.hpp"
+#include "ratrace/detail/float_convert.hpp"
+#include "ratrace/detail/scoring.hpp"
+
+namespace ratrace::gpu {
+namespace {
+
+constexpr int kMaxWarps = 4;
+constexpr int kThreads = kMaxWarps * 32;
+constexpr int kTile = 8;         // chunks per lane per pass: independent loads in flight
+constexpr int kChunkUnroll = 8;  // the same for the head kernel
+
+struct F16 {
+  using storage = std::uint16_t;
+  static __device__ __forceinline__ float widen(storage b) { return detail::half_bits_to_float(b); }
+};
+struct BF16 {
+  using storage = std::uint16_t;
+  static __device__ __forceinline__ float widen(storage b) { return detail::bfloat16_bits_to_float(b); }
+};
+struct F32 {
+  using storage = float;
+  static __device__ __forceinline__ float widen(storage v) { return v; }
+};
+
+// Per-lane running sum of the current distance bin; d = i - j only decreases along a lane's walk.
+struct BinTracker {
+  int bin = -1;
+  int lower = INT_MAX;  // smallest distance of the current bin
+  // Moves to the bin of distance d (>= 1); returns true when it changed (flush before).
+  __device__ __forceinline__ bool moves(int d) const { return d < lower; }
+  __device__ __forceinline__ void enter(int d) {
+    bin = distance_bin(d);
+    lower = 1 << bin;
+  }
+};
+
+__device__ __forceinline__ void flush_bin(double* shared_bins, int bin, double& acc) {
+  if (bin >= 0 && acc != 0.0) atomicAdd(&shared_bins[bin], acc);
+  acc = 0.0;
+}
+
+__device__ __forceinline__ bool key_usable(const std::uint8_t* key_mask, int j) {
+  return key_mask == nullptr || key_mask[j] != 0;
+}
+
+// One warp merges the block's queues (all already in `queues`) and writes row i of matrix m.
+__device__ void write_row(const TopkArgs& a, int m, int i, const std::uint64_t* queues, int warps, int lane) {
+  WarpTopK top;
+  top.queue = queues[lane];
+  for (int w = 1; w < warps; ++w) top.merge(queues[w * 32 + lane], a.top_k, lane);
+  const std::uint64_t key = top.queue;
+  const bool valid = lane < a.top_k && key != 0;
+  const std::int64_t row = static_cast<std::int64_t>(m) * a.seq_len + i;
+  if (lane < a.top_k) {
+    Candidate c{-1, 0.0f};
+    if (valid) c = Candidate{detail::candidate_key_pos(key), detail::candidate_key_attn(key)};
+    a.tables.entries[row * a.top_k + lane] = c;
+  }
+  const unsigned valid_lanes = __ballot_sync(kFullMask, valid);
+  if (lane == 0) a.tables.count[row] = __popc(valid_lanes);
+}
+
+__device__ __forceinline__ void add_profile(const double* shared_bins, double* profile_sums, int m) {
+  const int b = threadIdx.x;
+  if (b < kDistanceBins && shared_bins[b] != 0.0) atomicAdd(&profile_sums[m * kDistanceBins + b], shared_bins[b]);
+}
+
+__device__ __forceinline__ void tally_row(const TopkArgs& a, double row_sum) {
+  if (fabs(row_sum - 1.0) > 0.01) atomicAdd(a.rows_off, 1ull);
+}
+
+template <class E>
+__global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a, bool check) {
+  const int S = a.seq_len;
+  const int i = S - 1 - static_cast<int>(blockIdx.x);  // long rows first
+  const int m = static_cast<int>(blockIdx.y);
+  const int head = a.traced_heads[m];
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int warps = blockDim.x >> 5;
+  const auto* row = static_cast<const typename E::storage*>(a.raw) + (static_cast<std::int64_t>(head) * S + i) * S;
+
+  __shared__ std::uint64_t queues[kMaxWarps * 32];
+  __shared__ double bins[kDistanceBins];
+  __shared__ double warp_sums[kMaxWarps];
+  if (threadIdx.x < kDistanceBins) bins[threadIdx.x] = 0.0;
+  __syncthreads();
+
+  WarpTopK top;
+  BinTracker tracker;
+  double acc = 0.0;
+  double row_sum = 0.0;
+  bool bad = false;
+  const int num_chunks = (i >> 5) + 1;  // columns 0..i (the diagonal is checked, never a candidate)
+  for (int c0 = warp; c0 < num_chunks; c0 += warps * kChunkUnroll) {
+    float v[kChunkUnroll];
+#pragma unroll
+    for (int u = 0; u < kChunkUnroll; ++u) {
+      const int j = (c0 + u * warps) * 32 + lane;
+      v[u] = j <= i ? E::widen(row[j]) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kChunkUnroll; ++u) {
+      const int c = c0 + u * warps;
+      if (c >= num_chunks) break;  // warp-uniform
+      const int j = c * 32 + lane;
+      if (check && j <= i) {
+        bad |= detail::is_bad_weight(v[u]);
+        row_sum += static_cast<double>(v[u]);
+      }
+      std::uint64_t key = 0;
+      if (j < i) {
+        const int d = i - j;
+        if (tracker.moves(d)) {
+          flush_bin(bins, tracker.bin, acc);
+          tracker.enter(d);
+        }
+        acc += static_cast<double>(v[u]);
+        if (key_usable(a.key_mask, j) && detail::passes_threshold(v[u], a.min_attn))
+          key = detail::candidate_key(v[u], j);
+      }
+      top.offer(key, a.top_k, lane);
+    }
+  }
+  flush_bin(bins, tracker.bin, acc);
+  queues[warp * 32 + lane] = top.queue;
+  if (check) {
+    const double s = warp_sum(row_sum);
+    if (lane == 0) warp_sums[warp] = s;
+  }
+  const bool any_bad = __syncthreads_or(bad);
+  if (warp == 0) {
+    write_row(a, m, i, queues, warps, lane);
+    if (check && lane == 0) {
+      double s = 0.0;
+      for (int w = 0; w < warps; ++w) s += warp_sums[w];
+      tally_row(a, s);
+    }
+  }
+  if (any_bad && threadIdx.x == 0) atomicOr(a.bad_flag, 1u);
+  add_profile(bins, a.profile_sums, m);
+}
+
+// Dynamic shared memory: per-thread row sums of every head, [num_heads][blockDim.x] doubles.
+// Loop order: a tile of kTile chunks per lane, then every head for that tile (kTile independent
+// loads in flight per lane), so the mean's double sums and the max stay in registers and each
+// head's row-sum partial touches shared memory once per tile.
+template <class E>
+__global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
+  const int S = a.seq_len;
+  const int H = a.num_heads;
+  const int i = S - 1 - static_cast<int>(blockIdx.x);
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int warps = blockDim.x >> 5;
+  const std::int64_t head_stride = static_cast<std::int64_t>(S) * S;
+  const auto* row0 = static_cast<const typename E::storage*>(a.raw) + static_cast<std::int64_t>(i) * S;
+  const bool want_mean = a.mean_matrix >= 0;
+  const bool want_max = a.max_matrix >= 0;
+
+  extern __shared__ double head_sums[];  // [H][blockDim.x]
+  __shared__ std::uint64_t queues[2][kMaxWarps * 32];
+  __shared__ double bins[2][kDistanceBins];
+  for (int k = threadIdx.x; k < H * static_cast<int>(blockDim.x); k += blockDim.x) head_sums[k] = 0.0;
+  for (int k = threadIdx.x; k < 2 * kDistanceBins; k += blockDim.x) bins[k / kDistanceBins][k % kDistanceBins] = 0.0;
+  __syncthreads();
+
+  WarpTopK top_mean, top_max;
+  BinTracker tracker;
+  double acc_mean = 0.0, acc_max = 0.0;
+  bool bad = false;
+  const int num_chunks = (i >> 5) + 1;
+  for (int c0 = warp; c0 < num_chunks; c0 += warps * kTile) {
+    double sum[kTile];
+    float mx[kTile];
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) {
+      sum[t] = 0.0;
+      mx[t] = -FLT_MAX;
+    }
+    for (int h = 0; h < H; ++h) {
+      const auto* row = row0 + h * head_stride;
+      float v[kTile];
+#pragma unroll
+      for (int t = 0; t < kTile; ++t) {
+        const int j = (c0 + t * warps) * 32 + lane;
+        v[t] = j <= i ? E::widen(row[j]) : 0.0f;
+      }
+      double head_part = 0.0;
+#pragma unroll
+      for (int t = 0; t < kTile; ++t) {
+        const int j = (c0 + t * warps) * 32 + lane;
+        if (j > i) continue;
+        bad |= detail::is_bad_weight(v[t]);
+        head_part += static_cast<double>(v[t]);
+        sum[t] += static_cast<double>(v[t]);  // head order, as SPEC §3
+        mx[t] = v[t] > mx[t] ? v[t] : mx[t];
+      }
+      head_sums[h * blockDim.x + threadIdx.x] += head_part;
+    }
+#pragma unroll
+    for (int t = 0; t < kTile; ++t) {
+      const int c = c0 + t * warps;
+      if (c >= num_chunks) break;  // warp-uniform
+      const int j = c * 32 + lane;
+      const float mean = static_cast<float>(sum[t] / static_cast<double>(H));
+      std::uint64_t key_mean = 0, key_max = 0;
+      if (j < i) {
+        const int d = i - j;
+        if (tracker.moves(d)) {
+          flush_bin(bins[0], tracker.bin, acc_mean);
+          flush_bin(bins[1], tracker.bin, acc_max);
+          tracker.enter(d);
+        }
+        acc_mean += static_cast<double>(mean);
+        acc_max += static_cast<double>(mx[t]);
+        if (key_usable(a.key_mask, j)) {
+          if (detail::passes_threshold(mean, a.min_attn)) key_mean = detail::candidate_key(mean, j);
+          if (detail::passes_threshold(mx[t], a.min_attn)) key_max = detail::candidate_key(mx[t], j);
+        }
+      }
+      if (want_mean) top_mean.offer(key_mean, a.top_k, lane);
+      if (want_max) top_max.offer(key_max, a.top_k, lane);
+    }
+  }
+  flush_bin(bins[0], tracker.bin, acc_mean);
+  flush_bin(bins[1], tracker.bin, acc_max);
+  queues[0][warp * 32 + lane] = top_mean.queue;
+  queues[1][warp * 32 + lane] = top_max.queue;
+  const bool any_bad = __syncthreads_or(bad);
+
+  if (warp == 0 && want_mean) write_row(a, a.mean_matrix, i, queues[0], warps, lane);
+  if (warp == (warps > 1 ? 1 : 0) && want_max) write_row(a, a.max_matrix, i, queues[1], warps, lane);
+  // Row sums of every head: warp w reduces heads w, w + warps, ...
+  for (int h = warp; h < H; h += warps) {
+    double s = 0.0;
+    for (int t = lane; t < static_cast<int>(blockDim.x); t += 32) s += head_sums[h * blockDim.x + t];
+    s = warp_sum(s);
+    if (lane == 0) tally_row(a, s);
+  }
+  if (any_bad && threadIdx.x == 0) atomicOr(a.bad_flag, 1u);
+  if (want_mean) add_profile(bins[0], a.profile_sums, a.mean_matrix);
+  if (want_max) add_profile(bins[1], a.profile_sums, a.max_matrix);
+}
+
+// One warp per row: edge log-probabilities and the path-ending bits of each entry.
+__global__ void __launch_bounds__(kThreads) finish_tables_kernel(DeviceTables t, std::int64_t rows,
+                                                                const std::uint8_t* is_bos, bool stop_at_bos) {
+  const std::int64_t row = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;  // whole warps leave together
+  const int n = t.count[row];
+  bool ends = false;
+  if (lane < n) {
+    const std::int64_t e = row * t.top_k + lane;
+    const Candidate c = t.entries[e];
+    t.logp[e] = detail::edge_logprob(c.attn);
+    ends = c.pos == 0 || (stop_at_bos && is_bos != nullptr && is_bos[c.pos] != 0);
+  }
+  const unsigned mask = __ballot_sync(kFullMask, ends);
+  if (lane == 0) t.end_mask[row] = mask;
+}
+
+void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA launch of ") + what + " failed: " + cudaGetErrorString(err));
+}
+
+template <class E>
+void launch_for(const TopkArgs& a, cudaStream_t stream) {
+  const bool aggregates = a.mean_matrix >= 0 || a.max_matrix >= 0;
+  if (a.num_traced > 0) {
+    const dim3 grid(static_cast<unsigned>(a.seq_len), static_cast<unsigned>(a.num_traced));
+    head_topk_kernel<E><<<grid, kThreads, 0, stream>>>(a, !aggregates);
+    check_launch("head_topk_kernel");
+  }
+  if (aggregates) {
+    // Fewer warps per block when the per-thread head sums would not fit in shared memory.
+    constexpr std::size_t kSharedLimit = 200 * 1024;
+    int threads = kThreads;
+    while (threads > 32 && static_cast<std::size_t>(a.num_heads) * threads * sizeof(double) > kSharedLimit) threads /= 2;
+    const std::size_t shared = static_cast<std::size_t>(a.num_heads) * threads * sizeof(double);
+    if (shared > kSharedLimit)
+      throw std::runtime_error("too many heads for the aggregate kernel: " + std::to_string(a.num_heads));
+    if (shared > 48 * 1024) {
+      const cudaError_t err = cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   static_cast<int>(shared));
+      if (err != cudaSuccess) throw std::runtime_error(std::string("cudaFuncSetAttribute: ") + cudaGetErrorString(err));
+    }
+    aggregate_topk_kernel<E><<<static_cast<unsigned>(a.seq_len), threads, shared, stream>>>(a);
+    check_launch("aggregate_topk_kernel");
+  }
+}
+
+}  // namespace
+
+void launch_row_topk(const TopkArgs& args, cudaStream_t stream) {
+  if (args.seq_len <= 0) return;
+  switch (args.elem) {
+    case ElemType::f16: launch_for<F16>(args, stream); break;
+    case ElemType::bf16: launch_for<BF16>(args, stream); break;
+    case ElemType::f32: launch_for<F32>(args, stream); break;
+  }
+}
+
+void launch_finish_tables(const DeviceTables& tables, std::int32_t num_matrices, const std::uint8_t* is_bos,
+                          bool stop_at_bos, cudaStream_t stream) {
+  const std::int64_t rows = static_cast<std::int64_t>(num_matrices) * tables.seq_len;
+  if (rows == 0) return;
+  const std::int64_t blocks = (rows * 32 + kThreads - 1) / kThreads;
+  finish_tables_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(tables, rows, is_bos, stop_at_bos);
+  check_launch("finish_tables_kernel");
+}
+
+}  // namespace ratrace::gpu

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run HERE (no GPU needed): builds Release for sm_90 with CUDA and packs what the GPU machine runs
+# into .device/ (git-ignored): bin/ (ratrace, ratrace_gpu_tests, ratrace_bench_gpu,
+# device-check.sh) and lib/ (their shared libraries, bundled by the shared bundle-libs.sh).
+# Then, on the GPU machine, from the repository root:
+#   LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh        (logs under $OUT)
+#   scripts/device-bundle.sh [BUILD_DIR]      default BUILD_DIR: build-gpu
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-gpu}
+bundle_libs=${RATRACE_BUNDLE_LIBS:-../shared/device/bundle-libs.sh}
+[ -x "$bundle_libs" ] || bundle_libs=/work/shared/device/bundle-libs.sh
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRATRACE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+grep -q 'RATRACE_CUDA:BOOL=ON' "$build/CMakeCache.txt" || { echo "device-bundle: CUDA is off in $build (no nvcc?)" >&2; exit 1; }
+cmake --build "$build" --target ratrace ratrace_gpu_tests ratrace_bench_gpu -j"$(nproc)"
+
+rm -rf .device
+mkdir -p .device/bin .device/lib
+cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench_gpu" .device/bin/
+cp bench/device-check.sh .device/bin/
+"$bundle_libs" .device/lib .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu
+
+# .device/ is in .gitignore; keep it out of git's view in clones without that line too.
+if [ -d .git/info ] && ! grep -qx '/.device/' .git/info/exclude 2>/dev/null; then echo '/.device/' >>.git/info/exclude; fi
+
+size_kib=$(du -sk .device | cut -f1)
+echo "device-bundle: .device is $((size_kib / 1024)) MiB (limit 64 MiB):"
+du -sh .device/bin .device/lib
+[ "$size_kib" -le $((64 * 1024)) ] || { echo "device-bundle: .device exceeds 64 MiB" >&2; exit 1; }

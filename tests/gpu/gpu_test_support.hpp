@@ -1,0 +1,143 @@
+#pragma once
+// Helpers of the GPU tests: skip without a GPU, run one stage on the device synchronously.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gpu/cuda_util.hpp"
+#include "gpu/workspace.hpp"
+#include "ratrace/beam_search.hpp"
+#include "ratrace/candidate_table.hpp"
+#include "ratrace/engine.hpp"
+#include "ratrace/results.hpp"
+#include "synth/narrow_float.hpp"
+
+// First statement of every GPU test.
+#define RATRACE_REQUIRE_GPU()                                                        \
+  do {                                                                               \
+    const ::ratrace::GpuStatus gpu_status_ = ::ratrace::query_gpu();                 \
+    if (!gpu_status_.usable) GTEST_SKIP() << "no usable GPU: " << gpu_status_.reason; \
+  } while (0)
+
+namespace ratrace::gpu_test {
+
+// Heads of one layer in a device element type, and the float32 values the CPU should see.
+struct Heads {
+  gpu::ElemType elem = gpu::ElemType::f32;
+  int num_heads = 0;
+  int seq_len = 0;
+  std::vector<unsigned char> raw;     // as stored: [H][S][S]
+  std::vector<std::vector<float>> widened;  // per head [S][S], exactly what the GPU reads
+
+  const float* head(int h) const { return widened[static_cast<std::size_t>(h)].data(); }
+};
+
+// Stores float32 matrices as `elem` (narrowing to nearest for f16 / bf16).
+inline Heads make_heads(const std::vector<std::vector<float>>& matrices, int seq_len, gpu::ElemType elem) {
+  Heads h;
+  h.elem = elem;
+  h.num_heads = static_cast<int>(matrices.size());
+  h.seq_len = seq_len;
+  const std::size_t n = static_cast<std::size_t>(seq_len) * seq_len;
+  h.raw.resize(matrices.size() * n * gpu::elem_size(elem));
+  for (std::size_t m = 0; m < matrices.size(); ++m) {
+    std::vector<float> w(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const float v = matrices[m][k];
+      if (elem == gpu::ElemType::f32) {
+        w[k] = v;
+        std::memcpy(h.raw.data() + (m * n + k) * 4, &v, 4);
+      } else {
+        const std::uint16_t b =
+            elem == gpu::ElemType::f16 ? synth::float_to_half_bits(v) : synth::float_to_bfloat16_bits(v);
+        w[k] = elem == gpu::ElemType::f16 ? detail::half_bits_to_float(b) : detail::bfloat16_bits_to_float(b);
+        std::memcpy(h.raw.data() + (m * n + k) * 2, &b, 2);
+      }
+    }
+    h.widened.push_back(std::move(w));
+  }
+  return h;
+}
+
+struct TopkRun {
+  std::vector<CandidateTable> tables;  // per matrix (traced heads, then mean, then max)
+  gpu::LayerChecks checks;
+};
+
+inline TopkRun run_topk(const Heads& heads, const std::vector<int>& traced, bool mean, bool max, int top_k,
+                        double min_attn, const std::vector<std::uint8_t>& key_mask = {}) {
+  gpu::LayerSpec spec;
+  spec.elem = heads.elem;
+  spec.num_heads = heads.num_heads;
+  spec.seq_len = heads.seq_len;
+  spec.traced = traced;
+  spec.mean = mean;
+  spec.max = max;
+  spec.top_k = top_k;
+  spec.min_attn = min_attn;
+  gpu::Stream stream;
+  gpu::Workspace ws;
+  ws.enqueue_layer(spec, heads.raw.data(), key_mask, {}, stream.get());
+  ws.enqueue_fetch_checks(stream.get());
+  stream.sync();
+  TopkRun run;
+  run.checks = ws.checks();
+  run.tables = ws.download_tables(stream.get());
+  return run;
+}
+
+struct Job {
+  int matrix;
+  int target;
+};
+
+// Runs `jobs` over host tables on the GPU; results in job order.
+inline std::vector<std::vector<PathResult>> run_beams(const std::vector<const CandidateTable*>& tables,
+                                                      const std::vector<Job>& jobs,
+                                                      const std::vector<std::uint8_t>& is_bos,
+                                                      const SearchParams& params) {
+  gpu::Stream stream;
+  gpu::Workspace ws;
+  ws.enqueue_tables(tables, is_bos, params.stop_at_bos, stream.get());
+  std::vector<gpu::BeamJob> batch;
+  std::int64_t arena = 0;
+  for (const Job& j : jobs) {
+    batch.push_back(gpu::BeamJob{j.matrix, j.target, arena});
+    arena += static_cast<std::int64_t>(j.target + 1) * params.top_beam;
+  }
+  ws.enqueue_batch(batch, params, stream.get());
+  const gpu::BatchResult r = ws.fetch_batch(stream.get());
+  TraceResults results;
+  results.path_begin = r.path_begin;
+  results.score_raw = r.score_raw;
+  results.score_norm = r.score_norm;
+  results.node_begin = r.node_begin;
+  results.node_position = r.node_position;
+  results.node_edge_attn = r.node_edge_attn;
+  results.jobs.resize(jobs.size());
+  std::vector<std::vector<PathResult>> out;
+  for (std::size_t k = 0; k < jobs.size(); ++k) out.push_back(results.job_paths(k));
+  return out;
+}
+
+// Random causal matrix, rows summing to 1 over j <= i, NaN above the diagonal (never read);
+// levels > 0 quantises to multiples of 1/levels (exact ties).
+inline std::vector<float> random_matrix(int S, std::mt19937_64& rng, int levels = 0, double zeros = 0.2) {
+  std::vector<float> m(static_cast<std::size_t>(S) * S, std::numeric_limits<float>::quiet_NaN());
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int i = 0; i < S; ++i) {
+    std::vector<double> w(static_cast<std::size_t>(i) + 1);
+    double total = 0.0;
+    for (double& x : w) total += (x = u(rng) < zeros ? 0.0 : u(rng) * u(rng));
+    for (int j = 0; j <= i; ++j) {
+      double a = total > 0.0 ? w[j] / total : (j == i ? 1.0 : 0.0);
+      if (levels > 0) a = std::floor(a * levels + 0.5) / levels;
+      m[static_cast<std::size_t>(i) * S + j] = static_cast<float>(a);
+    }
+  }
+  return m;
+}
+
+}  // namespace ratrace::gpu_test

@@ -1,0 +1,152 @@
+// The beam-search kernel against the CPU stage (beam_search) on the same candidate tables.
+// Differences are allowed only where verify would excuse them (near-ties, counted and printed).
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+
+#include <random>
+
+#include "gpu_test_support.hpp"
+#include "ratrace/synth.hpp"
+#include "verify/compare.hpp"
+#include "verify/near_tie_probe.hpp"
+
+using namespace ratrace;
+using namespace ratrace::gpu_test;
+
+namespace {
+
+struct Case {
+  int S;
+  int levels;        // exact ties when > 0
+  bool mask;
+  double bos_rate;   // fraction of BOS positions
+};
+
+SearchParams make_params(int B, int K, const char* norm, bool stop_at_bos) {
+  SearchParams p;
+  p.top_beam = B;
+  p.top_k = K;
+  p.length_norm = LengthNorm::parse(norm);
+  p.stop_at_bos = stop_at_bos;
+  return p;
+}
+
+// Runs `targets` of each table on both sides and compares as verify does; returns near-ties.
+std::int64_t compare_searches(const std::vector<CandidateTable>& tables, const std::vector<int>& targets,
+                              const std::vector<std::uint8_t>& is_bos, const SearchParams& params,
+                              const std::string& what) {
+  std::vector<const CandidateTable*> ptrs;
+  for (const CandidateTable& t : tables) ptrs.push_back(&t);
+  std::vector<Job> jobs;
+  for (int m = 0; m < static_cast<int>(tables.size()); ++m)
+    for (const int t : targets) jobs.push_back(Job{m, t});
+  const auto gpu_paths = run_beams(ptrs, jobs, is_bos, params);
+  TraceResults cpu, gpu;
+  const std::uint8_t* bos = is_bos.empty() ? nullptr : is_bos.data();
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    const JobKey key{0, 0, jobs[k].matrix, jobs[k].target};
+    cpu.append(key, beam_search(tables[jobs[k].matrix].ref(), jobs[k].target, bos, params));
+    gpu.append(key, gpu_paths[k]);
+  }
+  const CompareReport r = compare_results(cpu, gpu, params, [&](const JobKey& key) {
+    return search_has_near_tie(tables[key.head].ref(), key.target, bos, params);
+  });
+  EXPECT_EQ(r.jobs_compared, static_cast<std::int64_t>(jobs.size()));
+  EXPECT_EQ(r.mismatches, 0) << what << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
+  if (r.near_ties > 0) std::printf("  [%s] %lld near-ties\n", what.c_str(), static_cast<long long>(r.near_ties));
+  return r.near_ties;
+}
+
+std::vector<int> all_targets(int S) {
+  std::vector<int> t(static_cast<std::size_t>(S));
+  for (int i = 0; i < S; ++i) t[i] = i;
+  return t;
+}
+
+}  // namespace
+
+TEST(GpuBeamSearch, MatchesCpuForEveryNormAndWidth) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(21);
+  const Case cases[] = {{1, 0, false, 0.0}, {2, 0, false, 0.0}, {40, 0, false, 0.0}, {64, 0, true, 0.1},
+                        {64, 4, false, 0.0}, {64, 3, true, 0.2}, {130, 0, false, 0.05}};
+  const std::pair<int, int> widths[] = {{1, 1}, {2, 3}, {5, 5}, {7, 32}, {32, 4}, {32, 32}};
+  for (const Case& c : cases)
+    for (const auto& [B, K] : widths)
+      for (const char* norm : {"none", "avg_logprob", "sqrt", "pow:0.7"}) {
+        std::vector<std::uint8_t> mask, is_bos;
+        if (c.mask)
+          for (int j = 0; j < c.S; ++j) mask.push_back(rng() % 4 != 0);
+        if (c.bos_rate > 0)
+          for (int j = 0; j < c.S; ++j) is_bos.push_back(std::uniform_real_distribution<>(0, 1)(rng) < c.bos_rate);
+        std::vector<CandidateTable> tables;
+        for (int m = 0; m < 2; ++m) {
+          const std::vector<float> a = random_matrix(c.S, rng, c.levels);
+          tables.push_back(build_candidate_table(a.data(), c.S, mask.empty() ? nullptr : mask.data(), K, 0.0));
+        }
+        for (const bool stop : {true, false}) {
+          if (!stop && is_bos.empty()) continue;
+          compare_searches(tables, all_targets(c.S), is_bos, make_params(B, K, norm, stop),
+                           fmt::format("S={} levels={} mask={} B={} K={} {} stop={}", c.S, c.levels, c.mask, B, K, norm, stop));
+        }
+      }
+}
+
+TEST(GpuBeamSearch, LongSearchesOnRealisticPatterns) {
+  RATRACE_REQUIRE_GPU();
+  const int S = 1024;
+  std::vector<std::uint8_t> is_bos(S, 0);
+  is_bos[0] = 1;
+  is_bos[500] = 1;
+  const std::vector<int> targets = {1023, 1000, 777, 512, 3, 0};
+  for (const auto& [B, K] : {std::pair{5, 5}, std::pair{32, 32}})
+    for (const char* norm : {"avg_logprob", "none", "pow:0.5"}) {
+      std::vector<CandidateTable> sized;
+      for (int m = 0; m < 5; ++m) {
+        const std::vector<float> a = synth_head_matrix(static_cast<HeadPattern>(m), S, 7);
+        sized.push_back(build_candidate_table(a.data(), S, nullptr, K, 0.0));
+      }
+      compare_searches(sized, targets, is_bos, make_params(B, K, norm, true), fmt::format("S=1024 B={} K={} {}", B, K, norm));
+    }
+  // S = 4096: the longest searches (previous-token heads walk back one position per step).
+  const int L = 4096;
+  std::vector<CandidateTable> long_tables;
+  for (const HeadPattern p : {HeadPattern::previous_token, HeadPattern::local_window, HeadPattern::diffuse}) {
+    const std::vector<float> a = synth_head_matrix(p, L, 9);
+    long_tables.push_back(build_candidate_table(a.data(), L, nullptr, 8, 0.0));
+  }
+  compare_searches(long_tables, {4095, 2048, 17}, {}, make_params(8, 8, "avg_logprob", true), "S=4096 B=8 K=8");
+}
+
+TEST(GpuBeamSearch, TargetZeroAndRowsWithoutCandidates) {
+  RATRACE_REQUIRE_GPU();
+  const int S = 6;
+  CandidateTable empty(S, 3);  // no candidates anywhere: every job returns the target alone
+  const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", true));
+  ASSERT_EQ(paths.size(), 2u);
+  for (std::size_t k = 0; k < 2; ++k) {
+    ASSERT_EQ(paths[k].size(), 1u);
+    EXPECT_EQ(paths[k][0].positions, std::vector<std::int32_t>{k == 0 ? 0 : 5});
+    EXPECT_EQ(paths[k][0].score_raw, 0.0);
+    EXPECT_EQ(paths[k][0].score_norm, 0.0);
+    ASSERT_EQ(paths[k][0].edge_attn.size(), 1u);
+    EXPECT_TRUE(std::isnan(paths[k][0].edge_attn[0]));
+  }
+}
+
+TEST(GpuBeamSearch, WorkedExampleKnownAnswer) {
+  RATRACE_REQUIRE_GPU();
+  // Rows of the docs' worked example; target 5, top_k 3, top_beam 2.
+  const std::vector<float> a = {1.0f, 0, 0, 0, 0, 0,  0.9f, 0.1f, 0, 0, 0, 0,  0.3f, 0.6f, 0.1f, 0, 0, 0,
+                                0.5f, 0.2f, 0.2f, 0.1f, 0, 0,  0.1f, 0.3f, 0.0f, 0.5f, 0.1f, 0,
+                                0.05f, 0.2f, 0.3f, 0.0f, 0.4f, 0.05f};
+  const CandidateTable t = build_candidate_table(a.data(), 6, nullptr, 3, 0.0);
+  const SearchParams params = make_params(2, 3, "avg_logprob", true);
+  const auto gpu = run_beams({&t}, {{0, 5}}, {}, params)[0];
+  const auto cpu = beam_search(t.ref(), 5, nullptr, params);
+  ASSERT_EQ(gpu.size(), cpu.size());
+  for (std::size_t r = 0; r < cpu.size(); ++r) {
+    EXPECT_EQ(gpu[r].positions, cpu[r].positions) << r;
+    EXPECT_TRUE(scores_agree(gpu[r].score_norm, cpu[r].score_norm)) << r;
+  }
+}

@@ -1,0 +1,195 @@
+// The whole GPU engine against the CPU engine on synthetic corpora: every dtype, aggregates,
+// masks, BOS, ties, parameters; memory bounds that force splitting; bad values.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <limits>
+
+#include "gpu_test_support.hpp"
+#include "ratrace/corpus_reader.hpp"
+#include "ratrace/errors.hpp"
+#include "ratrace/synth.hpp"
+#include "run/trace_run.hpp"
+#include "support/corpus_builder.hpp"
+#include "verify/compare.hpp"
+#include "verify/host_probe.hpp"
+
+using namespace ratrace;
+
+namespace {
+
+struct Scenario {
+  std::string name;
+  SynthOptions synth;
+  std::string heads = "all,mean,max";
+  std::string targets = "all";
+  SearchParams params;
+  std::int64_t gpu_mem = 0;
+};
+
+SynthOptions small_corpus(AttnDtype dtype) {
+  SynthOptions o;
+  o.num_sequences = 3;
+  o.num_layers = 2;
+  o.num_heads = 4;
+  o.min_len = 20;
+  o.max_len = 70;
+  o.dtype = dtype;
+  return o;
+}
+
+void expect_engines_agree(const Scenario& s) {
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("corpus.h5");
+  write_synthetic_corpus(path, s.synth);
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  request.layers = "all";
+  request.heads = s.heads;
+  request.targets = s.targets;
+  request.params = s.params;
+  const PlannedTrace planned = plan_trace(reader, request);
+  GpuOptions options;
+  options.mem_limit_bytes = s.gpu_mem;
+  const TraceOutput gpu = make_gpu_engine(options)->run(reader, planned.plan, s.params, {});
+  const TraceOutput cpu = make_cpu_engine(2)->run(reader, planned.plan, s.params, {});
+
+  EXPECT_EQ(gpu.results.num_jobs(), cpu.results.num_jobs()) << s.name;
+  HostNearTieProbe probe(reader, planned.plan, s.params);
+  const CompareReport r =
+      compare_results(cpu.results, gpu.results, s.params, [&](const JobKey& k) { return probe(k); });
+  EXPECT_EQ(r.jobs_compared, planned.plan.num_jobs()) << s.name;
+  EXPECT_EQ(r.mismatches, 0) << s.name << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
+  if (r.near_ties) std::printf("  [%s] %lld near-ties\n", s.name.c_str(), static_cast<long long>(r.near_ties));
+  const ProfileReport p = compare_profiles(cpu.profiles, gpu.profiles);
+  EXPECT_EQ(p.compared, planned.plan.num_matrices()) << s.name;
+  EXPECT_EQ(gpu.profiles.size(), cpu.profiles.size()) << s.name;
+  EXPECT_EQ(p.mismatches, 0) << s.name << ": " << (p.first_mismatches.empty() ? "" : p.first_mismatches[0]);
+  EXPECT_EQ(gpu.row_sums.rows_checked, cpu.row_sums.rows_checked) << s.name;
+  EXPECT_EQ(gpu.row_sums.rows_off, cpu.row_sums.rows_off) << s.name;
+}
+
+}  // namespace
+
+TEST(GpuEngine, AgreesWithCpuOnEveryDtype) {
+  RATRACE_REQUIRE_GPU();
+  for (const AttnDtype d : {AttnDtype::float16, AttnDtype::bfloat16, AttnDtype::float32, AttnDtype::float64}) {
+    Scenario s;
+    s.name = std::string(dtype_name(d));
+    s.synth = small_corpus(d);
+    expect_engines_agree(s);
+  }
+}
+
+TEST(GpuEngine, AgreesWithCpuOnMasksTiesBosAndParameters) {
+  RATRACE_REQUIRE_GPU();
+  const char* norms[] = {"none", "avg_logprob", "sqrt", "pow:0.7"};
+  for (int k = 0; k < 4; ++k) {
+    Scenario s;
+    s.name = fmt::format("variant {}", k);
+    s.synth = small_corpus(k % 2 ? AttnDtype::float16 : AttnDtype::float32);
+    s.synth.with_mask = k >= 2;
+    s.synth.tie_levels = k % 2 ? 16 : 0;
+    s.synth.chunk_rows = k == 3 ? 8 : 0;
+    s.synth.deflate = k == 3 ? 4 : 0;
+    s.synth.seed = 100 + k;
+    s.params.length_norm = LengthNorm::parse(norms[k]);
+    s.params.top_beam = k == 1 ? 32 : 3 + k;
+    s.params.top_k = k == 1 ? 32 : 2 + 2 * k;
+    s.params.min_attn = k == 2 ? 0.01 : 0.0;
+    s.params.stop_at_bos = k != 3;
+    expect_engines_agree(s);
+  }
+}
+
+TEST(GpuEngine, AgreesWithCpuOnLongerSequencesPerHeadOnly) {
+  RATRACE_REQUIRE_GPU();
+  Scenario s;
+  s.name = "per-head S=600";
+  s.synth = small_corpus(AttnDtype::bfloat16);
+  s.synth.num_sequences = 2;
+  s.synth.num_heads = 6;
+  s.synth.min_len = 500;
+  s.synth.max_len = 600;
+  s.heads = "0,2,3,-1";
+  s.targets = "-1,-2,300,0";
+  expect_engines_agree(s);
+}
+
+TEST(GpuEngine, SmallMemoryBoundSplitsHeadsAndJobsWithoutChangingResults) {
+  RATRACE_REQUIRE_GPU();
+  Scenario s;
+  s.name = "tiny memory bound";
+  s.synth = small_corpus(AttnDtype::float32);
+  s.synth.num_sequences = 1;
+  s.synth.min_len = s.synth.max_len = 64;
+  s.heads = "all";
+  s.gpu_mem = 2 * 80 * 1024;  // 80 KiB per stream: head groups of ~2, and many job batches
+  expect_engines_agree(s);
+  s.heads = "mean,1";
+  s.gpu_mem = 2 * 150 * 1024;
+  expect_engines_agree(s);
+}
+
+TEST(GpuEngine, LayerThatCannotFitIsAUsageError) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("corpus.h5");
+  SynthOptions o = small_corpus(AttnDtype::float32);
+  o.min_len = o.max_len = 256;
+  write_synthetic_corpus(path, o);
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  const PlannedTrace planned = plan_trace(reader, request);  // mean of the last layer
+  GpuOptions options;
+  options.mem_limit_bytes = 2 * 100 * 1024;
+  EXPECT_THROW(make_gpu_engine(options)->run(reader, planned.plan, request.params, {}), UsageError);
+}
+
+TEST(GpuEngine, BadValueMessageIsTheCpuMessage) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("bad.h5");
+  const int L = 2, H = 3, S = 8;
+  std::vector<float> a(static_cast<std::size_t>(L) * H * S * S, 0.0f);
+  for (int m = 0; m < L * H; ++m)
+    for (int i = 0; i < S; ++i) a[(static_cast<std::size_t>(m) * S + i) * S] = 1.0f;  // all weight on j = 0
+  a[((static_cast<std::size_t>(1) * H + 2) * S + 5) * S + 3] = -0.25f;  // layer 1, head 2, row 5, column 3
+  {
+    ratrace::testing::CorpusBuilder b(path);
+    b.sequence("s").attention_f32({static_cast<hsize_t>(L), static_cast<hsize_t>(H), S, S}, a);
+  }
+  const CorpusReader reader(path);
+  for (const char* heads : {"mean", "2", "0,2,max"}) {
+    TraceRequest request;
+    request.input = path;
+    request.layers = "all";
+    request.heads = heads;
+    const PlannedTrace planned = plan_trace(reader, request);
+    std::string cpu_message, gpu_message;
+    try {
+      make_cpu_engine(1)->run(reader, planned.plan, request.params, {});
+    } catch (const InputError& e) {
+      cpu_message = e.what();
+    }
+    try {
+      make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, {});
+    } catch (const InputError& e) {
+      gpu_message = e.what();
+    }
+    EXPECT_FALSE(cpu_message.empty()) << heads;
+    EXPECT_EQ(gpu_message, cpu_message) << heads;
+    EXPECT_NE(gpu_message.find("layer 1 head 2"), std::string::npos) << gpu_message;
+    EXPECT_NE(gpu_message.find("row 5, column 3"), std::string::npos) << gpu_message;
+  }
+}
+
+TEST(GpuEngine, DescribesItsDevice) {
+  RATRACE_REQUIRE_GPU();
+  const auto engine = make_gpu_engine(GpuOptions{});
+  EXPECT_EQ(engine->device_description(), "gpu: " + query_gpu().name);
+}

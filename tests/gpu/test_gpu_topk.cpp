@@ -1,0 +1,198 @@
+// The row top-K kernels against the CPU stage (build_candidate_table), the CPU aggregation, the
+// CPU profile and the CPU value checks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "gpu_test_support.hpp"
+#include "ratrace/synth.hpp"
+#include "ratrace/decay_stats.hpp"
+#include "ratrace/validate.hpp"
+#include "reference/aggregate.hpp"
+#include "support/matrices.hpp"
+
+using namespace ratrace;
+using namespace ratrace::gpu_test;
+using gpu::ElemType;
+
+namespace {
+
+const char* elem_name(ElemType e) { return e == ElemType::f16 ? "f16" : e == ElemType::bf16 ? "bf16" : "f32"; }
+
+// Same counts, same entries (position and weight bit for bit) in the same order.
+void expect_same_table(const CandidateTable& cpu, const CandidateTable& gpu, const std::string& what) {
+  ASSERT_EQ(cpu.seq_len(), gpu.seq_len()) << what;
+  int reported = 0;
+  for (int i = 0; i < cpu.seq_len(); ++i) {
+    bool same = cpu.size(i) == gpu.size(i);
+    for (int r = 0; same && r < cpu.size(i); ++r)
+      same = cpu.at(i, r).pos == gpu.at(i, r).pos &&
+             testing_support::bits_of(cpu.at(i, r).attn) == testing_support::bits_of(gpu.at(i, r).attn);
+    if (!same && reported++ < 3) {
+      std::string c, g;
+      for (int r = 0; r < cpu.size(i); ++r) c += " " + std::to_string(cpu.at(i, r).pos);
+      for (int r = 0; r < gpu.size(i); ++r) g += " " + std::to_string(gpu.at(i, r).pos);
+      ADD_FAILURE() << what << " row " << i << ": cpu [" << c << " ] gpu [" << g << " ]";
+    }
+  }
+}
+
+std::vector<std::vector<float>> random_heads(int H, int S, std::mt19937_64& rng, int levels = 0) {
+  std::vector<std::vector<float>> out;
+  for (int h = 0; h < H; ++h) out.push_back(random_matrix(S, rng, levels));
+  return out;
+}
+
+std::vector<std::uint8_t> random_mask(int S, std::mt19937_64& rng) {
+  std::vector<std::uint8_t> mask(static_cast<std::size_t>(S));
+  for (auto& m : mask) m = (rng() % 5) != 0;
+  return mask;
+}
+
+}  // namespace
+
+TEST(GpuRowTopK, PerHeadMatchesCpuForEveryTypeShapeAndOption) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(11);
+  for (const ElemType elem : {ElemType::f32, ElemType::f16, ElemType::bf16})
+    for (const int S : {1, 2, 31, 32, 33, 100, 300})
+      for (const int K : {1, 5, 32})
+        for (const int levels : {0, 8}) {
+          const Heads heads = make_heads(random_heads(3, S, rng, levels), S, elem);
+          const double min_attn = (S % 2) ? 0.0 : 0.02;
+          const std::vector<std::uint8_t> mask = (K == 5) ? random_mask(S, rng) : std::vector<std::uint8_t>{};
+          const TopkRun run = run_topk(heads, {0, 1, 2}, false, false, K, min_attn, mask);
+          ASSERT_EQ(run.tables.size(), 3u);
+          EXPECT_FALSE(run.checks.bad_values);
+          for (int h = 0; h < 3; ++h) {
+            const CandidateTable cpu =
+                build_candidate_table(heads.head(h), S, mask.empty() ? nullptr : mask.data(), K, min_attn);
+            expect_same_table(cpu, run.tables[h],
+                              fmt::format("{} S={} K={} levels={} head {}", elem_name(elem), S, K, levels, h));
+          }
+        }
+}
+
+TEST(GpuRowTopK, MeanAndMaxMatchTheCpuAggregateAlongsideHeads) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(12);
+  for (const ElemType elem : {ElemType::f32, ElemType::f16, ElemType::bf16})
+    for (const int H : {1, 3, 5, 8})
+      for (const int levels : {0, 4}) {
+        const int S = 97;
+        const Heads heads = make_heads(random_heads(H, S, rng, levels), S, elem);
+        const std::vector<int> traced = H > 2 ? std::vector<int>{1, H - 1} : std::vector<int>{};
+        const std::vector<std::uint8_t> mask = random_mask(S, rng);
+        const TopkRun run = run_topk(heads, traced, true, true, 7, 0.0, mask);
+        ASSERT_EQ(run.tables.size(), traced.size() + 2);
+        HeadAggregate agg(S, true, true);
+        for (int h = 0; h < H; ++h) agg.add_head(heads.head(h));
+        const std::string what = fmt::format("{} H={} levels={}", elem_name(elem), H, levels);
+        for (std::size_t t = 0; t < traced.size(); ++t)
+          expect_same_table(build_candidate_table(heads.head(traced[t]), S, mask.data(), 7, 0.0), run.tables[t],
+                            what + " head " + std::to_string(traced[t]));
+        const std::vector<float> mean = agg.mean(H), max = agg.max();
+        expect_same_table(build_candidate_table(mean.data(), S, mask.data(), 7, 0.0), run.tables[traced.size()], what + " mean");
+        expect_same_table(build_candidate_table(max.data(), S, mask.data(), 7, 0.0), run.tables[traced.size() + 1], what + " max");
+      }
+}
+
+TEST(GpuRowTopK, OnlyMeanOrOnlyMax) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(13);
+  const int S = 70, H = 4;
+  const Heads heads = make_heads(random_heads(H, S, rng), S, ElemType::f32);
+  HeadAggregate agg(S, true, true);
+  for (int h = 0; h < H; ++h) agg.add_head(heads.head(h));
+  const std::vector<float> mean = agg.mean(H), max = agg.max();
+  const TopkRun only_mean = run_topk(heads, {}, true, false, 5, 0.0);
+  ASSERT_EQ(only_mean.tables.size(), 1u);
+  expect_same_table(build_candidate_table(mean.data(), S, nullptr, 5, 0.0), only_mean.tables[0], "mean only");
+  const TopkRun only_max = run_topk(heads, {}, false, true, 5, 0.0);
+  ASSERT_EQ(only_max.tables.size(), 1u);
+  expect_same_table(build_candidate_table(max.data(), S, nullptr, 5, 0.0), only_max.tables[0], "max only");
+}
+
+TEST(GpuRowTopK, LongRows4096) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(14);
+  const int S = 4096;
+  std::vector<std::vector<float>> m = {synth_head_matrix(HeadPattern::diffuse, S, 5),
+                                       synth_head_matrix(HeadPattern::local_window, S, 6)};
+  const Heads heads = make_heads(m, S, ElemType::f16);
+  const TopkRun run = run_topk(heads, {0, 1}, true, true, 32, 0.0);
+  ASSERT_EQ(run.tables.size(), 4u);
+  expect_same_table(build_candidate_table(heads.head(0), S, nullptr, 32, 0.0), run.tables[0], "S=4096 head 0");
+  expect_same_table(build_candidate_table(heads.head(1), S, nullptr, 32, 0.0), run.tables[1], "S=4096 head 1");
+  HeadAggregate agg(S, true, true);
+  agg.add_head(heads.head(0));
+  agg.add_head(heads.head(1));
+  const std::vector<float> mean = agg.mean(2), max = agg.max();
+  expect_same_table(build_candidate_table(mean.data(), S, nullptr, 32, 0.0), run.tables[2], "S=4096 mean");
+  expect_same_table(build_candidate_table(max.data(), S, nullptr, 32, 0.0), run.tables[3], "S=4096 max");
+}
+
+TEST(GpuRowTopK, ProfilesMatchTheCpuProfile) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(15);
+  const int S = 777, H = 3;
+  const Heads heads = make_heads(random_heads(H, S, rng), S, ElemType::bf16);
+  const TopkRun run = run_topk(heads, {0, 2}, true, true, 5, 0.0);
+  HeadAggregate agg(S, true, true);
+  for (int h = 0; h < H; ++h) agg.add_head(heads.head(h));
+  const std::vector<float> mean = agg.mean(H), max = agg.max();
+  const std::vector<const float*> matrices = {heads.head(0), heads.head(2), mean.data(), max.data()};
+  ASSERT_EQ(run.checks.profile_sums.size(), matrices.size());
+  for (std::size_t m = 0; m < matrices.size(); ++m) {
+    AttentionProfile cpu{};
+    accumulate_attention_profile(matrices[m], S, cpu);
+    for (int b = 0; b < kDistanceBins; ++b)
+      EXPECT_NEAR(run.checks.profile_sums[m][b], cpu.sum[b], 1e-9 * std::abs(cpu.sum[b])) << "matrix " << m << " bin " << b;
+  }
+}
+
+TEST(GpuRowTopK, BadValuesAreFlaggedOnlyAtOrBelowTheDiagonal) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(16);
+  const int S = 50, H = 3;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  struct Case {
+    int h, i, j;
+    float v;
+    bool bad;
+  };
+  const Case cases[] = {{1, 10, 3, nan, true},  {2, 49, 49, -0.5f, true}, {0, 0, 0, inf, true},
+                        {1, 10, 30, nan, false}, {2, 5, 2, -0.0f, false},  {0, 40, 39, -inf, true}};
+  for (const ElemType elem : {ElemType::f32, ElemType::f16, ElemType::bf16})
+    for (const Case& c : cases) {
+      std::vector<std::vector<float>> m = random_heads(H, S, rng);
+      for (auto& head : m)  // make "above the diagonal" finite, except where a case puts a bad value
+        for (int i = 0; i < S; ++i)
+          for (int j = i + 1; j < S; ++j) head[static_cast<std::size_t>(i) * S + j] = 0.0f;
+      m[c.h][static_cast<std::size_t>(c.i) * S + c.j] = c.v;
+      const Heads heads = make_heads(m, S, elem);
+      const std::string what = fmt::format("{} head {} ({}, {}) = {}", elem_name(elem), c.h, c.i, c.j, c.v);
+      EXPECT_EQ(run_topk(heads, {0, 1, 2}, false, false, 5, 0.0).checks.bad_values, c.bad) << what << " per head";
+      EXPECT_EQ(run_topk(heads, {}, true, false, 5, 0.0).checks.bad_values, c.bad) << what << " mean";
+      EXPECT_EQ(run_topk(heads, {1}, false, true, 5, 0.0).checks.bad_values, c.bad) << what << " head + max";
+    }
+}
+
+TEST(GpuRowTopK, RowSumTallyMatchesTheCpu) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(17);
+  const int S = 64, H = 2;
+  std::vector<std::vector<float>> m = random_heads(H, S, rng);
+  for (int i = 3; i < S; i += 5)
+    for (int j = 0; j <= i; ++j) m[i % H][static_cast<std::size_t>(i) * S + j] *= 1.5f;  // rows off by ~0.5
+  const Heads heads = make_heads(m, S, ElemType::f32);
+  RowSumTally cpu;
+  for (int h = 0; h < H; ++h) check_attention_values(heads.head(h), S, "test", cpu);
+  ASSERT_GT(cpu.rows_off, 0);
+  EXPECT_EQ(run_topk(heads, {0, 1}, false, false, 5, 0.0).checks.rows_off, cpu.rows_off) << "per head";
+  EXPECT_EQ(run_topk(heads, {}, true, true, 5, 0.0).checks.rows_off, cpu.rows_off) << "aggregate";
+}
