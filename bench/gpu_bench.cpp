@@ -1,7 +1,8 @@
 // GPU benchmarks (report only, never pass/fail):
-//   BM_GpuRowTopK      row top-K throughput in bytes/s of the causal half actually read, and as a
+//   BM_GpuRowTopK      row top-K throughput in bytes/s of the packed causal half it reads, and as a
 //                      fraction of a device-to-device cudaMemcpyAsync of the same bytes measured
-//                      in the same run (counter frac_of_copy_bw; target >= 0.7).
+//                      in the same run (counter frac_of_copy_bw; target >= 0.7); U units (layers)
+//                      in one launch, as the engine batches short sequences.
 //   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns.
 //   BM_WholeRun        one corpus: GPU engine on the whole plan vs the CPU reference (all cores)
 //                      on one layer of it, and vs merely reading the file (counters speedup =
@@ -9,7 +10,8 @@
 //                      time, target <= 1.25).
 // The corpus of BM_WholeRun: $RATRACE_BENCH_CORPUS (e.g. `ratrace synth --sequences 2 --layers 32
 // --heads 32 --len 1024 --dtype float16`), heads $RATRACE_BENCH_HEADS (default "all"), targets
-// $RATRACE_BENCH_TARGETS (default "::8"); without it, a small corpus is made in a temp folder.
+// $RATRACE_BENCH_TARGETS (default "::8"; bench/device-check.sh runs "all"); without a corpus, a
+// small one is made in a temp folder. The CPU side always runs layer 0 of the same selection.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -23,11 +25,13 @@
 #include <vector>
 
 #include "gpu/cuda_util.hpp"
+#include "gpu/launch_layout.hpp"
 #include "gpu/workspace.hpp"
 #include "kernels/gpu_api.cuh"
 #include "ratrace/beam_search.hpp"
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/corpus_reader.hpp"
+#include "ratrace/detail/packed_layout.hpp"
 #include "ratrace/engine.hpp"
 #include "ratrace/synth.hpp"
 #include "run/trace_run.hpp"
@@ -45,27 +49,30 @@ bool skip_without_gpu(benchmark::State& state) {
   return true;
 }
 
-// H heads of synthetic patterns, stored as `elem`.
-std::vector<unsigned char> layer_of(int H, int S, ElemType elem) {
+// H heads of synthetic patterns, stored as `elem`, packed as the engine sends them.
+std::vector<unsigned char> packed_layer_of(int H, int S, ElemType elem) {
   const std::size_t n = static_cast<std::size_t>(S) * S;
-  std::vector<unsigned char> raw(H * n * gpu::elem_size(elem));
+  const std::size_t esize = gpu::elem_size(elem);
+  const std::size_t packed_head = static_cast<std::size_t>(detail::packed_matrix_elems(S));
+  std::vector<unsigned char> dense(n * esize), packed(H * packed_head * esize);
   for (int h = 0; h < H; ++h) {
     const std::vector<float> m = synth_head_matrix(static_cast<HeadPattern>(h % 5), S, 100 + h);
     for (std::size_t k = 0; k < n; ++k) {
       if (elem == ElemType::f32) {
-        std::memcpy(raw.data() + (h * n + k) * 4, &m[k], 4);
+        std::memcpy(dense.data() + k * 4, &m[k], 4);
       } else {
         const std::uint16_t b = elem == ElemType::f16 ? synth::float_to_half_bits(m[k]) : synth::float_to_bfloat16_bits(m[k]);
-        std::memcpy(raw.data() + (h * n + k) * 2, &b, 2);
+        std::memcpy(dense.data() + k * 2, &b, 2);
       }
     }
+    detail::pack_lower_triangle(dense.data(), S, esize, packed.data() + h * packed_head * esize);
   }
-  return raw;
+  return packed;
 }
 
 enum Mode : int { kPerHead = 0, kMean = 1, kMeanMax = 2 };
 
-// Args: {elem, mode, S, H, K}.
+// Args: {elem, mode, S, H, K, U}: U units (layers) of H heads in one launch.
 void BM_GpuRowTopK(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const auto elem = static_cast<ElemType>(state.range(0));
@@ -73,44 +80,36 @@ void BM_GpuRowTopK(benchmark::State& state) {
   const int S = static_cast<int>(state.range(2));
   const int H = static_cast<int>(state.range(3));
   const int K = static_cast<int>(state.range(4));
-  const std::vector<unsigned char> host = layer_of(H, S, elem);
-  const int M = mode == kPerHead ? H : (mode == kMean ? 1 : 2);
+  const int U = static_cast<int>(state.range(5));
+  const std::vector<unsigned char> layer = packed_layer_of(H, S, elem);
+
+  gpu::LaunchSpec spec;
+  spec.elem = elem;
+  spec.top_k = K;
+  for (int u = 0; u < U; ++u) {
+    gpu::UnitSpec unit;
+    unit.num_heads = H;
+    unit.seq_len = S;
+    if (mode == kPerHead)
+      for (int h = 0; h < H; ++h) unit.traced.push_back(h);
+    unit.mean = mode != kPerHead;
+    unit.max = mode == kMeanMax;
+    spec.units.push_back(unit);
+  }
+  const gpu::LaunchLayout layout = gpu::make_launch_layout(spec);
+  gpu::PinnedBuffer host;
+  auto* packed = static_cast<unsigned char*>(host.reserve(layout.raw_elems * gpu::elem_size(elem)));
+  for (int u = 0; u < U; ++u) std::memcpy(packed + u * layer.size(), layer.data(), layer.size());
 
   gpu::Stream stream;
-  gpu::DeviceBuffer raw, copy_dst, entries, logp, count, end_mask, counters, traced;
-  raw.reserve(host.size());
-  gpu::cuda_check(cudaMemcpy(raw.get(), host.data(), host.size(), cudaMemcpyHostToDevice), "upload");
-  std::vector<std::int32_t> traced_host;
-  if (mode == kPerHead)
-    for (int h = 0; h < H; ++h) traced_host.push_back(h);
-  traced.reserve(traced_host.size() * 4 + 4);
-  if (!traced_host.empty())
-    gpu::cuda_check(cudaMemcpy(traced.get(), traced_host.data(), traced_host.size() * 4, cudaMemcpyHostToDevice), "upload");
+  gpu::Workspace ws;
+  ws.enqueue_launch(layout, packed, stream.get());
+  stream.sync();
+  const gpu::TopkArgs args = ws.last_topk_args();
 
-  gpu::TopkArgs a;
-  a.raw = raw.get();
-  a.elem = elem;
-  a.num_heads = H;
-  a.seq_len = S;
-  a.top_k = K;
-  a.traced_heads = static_cast<const std::int32_t*>(traced.get());
-  a.num_traced = static_cast<int>(traced_host.size());
-  a.mean_matrix = mode == kPerHead ? -1 : 0;
-  a.max_matrix = mode == kMeanMax ? 1 : -1;
-  const std::size_t rows = static_cast<std::size_t>(M) * S;
-  a.tables.entries = entries.reserve_as<Candidate>(rows * K);
-  a.tables.logp = logp.reserve_as<double>(rows * K);
-  a.tables.count = count.reserve_as<std::int32_t>(rows);
-  a.tables.end_mask = end_mask.reserve_as<std::uint32_t>(rows);
-  a.tables.seq_len = S;
-  a.tables.top_k = K;
-  auto* c = static_cast<unsigned char*>(counters.reserve(M * kDistanceBins * 8 + 16));
-  a.profile_sums = reinterpret_cast<double*>(c);
-  a.rows_off = reinterpret_cast<unsigned long long*>(c + M * kDistanceBins * 8);
-  a.bad_flag = reinterpret_cast<std::uint32_t*>(c + M * kDistanceBins * 8 + 8);
-
-  // Bytes the kernels read: the causal half (j <= i) of every resident head.
-  const std::size_t causal = static_cast<std::size_t>(H) * S * (static_cast<std::size_t>(S) + 1) / 2 * gpu::elem_size(elem);
+  // Bytes the kernels read: the packed causal half (j <= i) of every resident head.
+  const std::size_t causal = static_cast<std::size_t>(layout.raw_elems) * gpu::elem_size(elem);
+  gpu::DeviceBuffer copy_dst;
   copy_dst.reserve(causal);
   gpu::Event e0, e1;
   const auto time_ms = [&](auto&& work, int reps) {
@@ -122,14 +121,13 @@ void BM_GpuRowTopK(benchmark::State& state) {
     return e1.since(e0) / reps;
   };
   const float copy_ms = time_ms([&] {
-    gpu::cuda_check(cudaMemcpyAsync(copy_dst.get(), raw.get(), causal, cudaMemcpyDeviceToDevice, stream.get()), "copy");
+    gpu::cuda_check(cudaMemcpyAsync(copy_dst.get(), args.raw, causal, cudaMemcpyDeviceToDevice, stream.get()), "copy");
   }, 20);
 
   double kernel_ms_total = 0.0;
-  for (auto _ : state) {
-    cudaMemsetAsync(counters.get(), 0, M * kDistanceBins * 8 + 16, stream.get());
+  for (auto _ : state) {  // profile sums and counters keep accumulating: harmless here
     e0.record(stream.get());
-    gpu::launch_row_topk(a, stream.get());
+    gpu::launch_row_topk(args, stream.get());
     e1.record(stream.get());
     stream.sync();
     const float ms = e1.since(e0);
@@ -143,7 +141,7 @@ void BM_GpuRowTopK(benchmark::State& state) {
   state.counters["topk_GBps"] = causal / (kernel_ms * 1e6);
   static const char* const elems[] = {"f16", "bf16", "f32"};
   static const char* const modes[] = {"per_head", "mean", "mean_max"};
-  state.SetLabel(fmt::format("{} {} S={} H={} K={}", elems[state.range(0)], modes[state.range(1)], S, H, K));
+  state.SetLabel(fmt::format("{} {} S={} H={} K={} units={}", elems[state.range(0)], modes[state.range(1)], S, H, K, U));
 }
 
 // Args: {S, B, K, matrices}. Every target of every matrix.
@@ -261,16 +259,19 @@ void BM_WholeRun(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_GpuRowTopK)
-    ->ArgNames({"elem", "mode", "S", "H", "K"})
-    ->Args({0, kMean, 1024, 32, 5})
-    ->Args({0, kMeanMax, 1024, 32, 5})
-    ->Args({0, kPerHead, 1024, 32, 5})
-    ->Args({0, kPerHead, 1024, 32, 32})
-    ->Args({1, kMean, 1024, 32, 5})
-    ->Args({2, kMean, 1024, 32, 5})
-    ->Args({2, kPerHead, 1024, 32, 5})
-    ->Args({0, kMean, 4096, 8, 5})
-    ->Args({0, kPerHead, 4096, 8, 32})
+    ->ArgNames({"elem", "mode", "S", "H", "K", "U"})
+    ->Args({0, kMean, 1024, 32, 5, 1})
+    ->Args({0, kMeanMax, 1024, 32, 5, 1})
+    ->Args({0, kPerHead, 1024, 32, 5, 1})
+    ->Args({0, kPerHead, 1024, 32, 32, 1})
+    ->Args({1, kMean, 1024, 32, 5, 1})
+    ->Args({2, kMean, 1024, 32, 5, 1})
+    ->Args({2, kPerHead, 1024, 32, 5, 1})
+    ->Args({0, kMean, 4096, 8, 5, 1})
+    ->Args({0, kPerHead, 4096, 8, 32, 1})
+    ->Args({0, kPerHead, 128, 32, 5, 1})    // one short unit per launch ...
+    ->Args({0, kPerHead, 128, 32, 5, 31})   // ... against the batch the engine makes of them
+    ->Args({0, kMean, 128, 32, 5, 31})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GpuBeamSearch)

@@ -100,7 +100,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
   const BeamJob job = a.jobs[job_index];
   const int B = a.top_beam;
   const int K = a.tables.top_k;
-  const std::int64_t matrix_rows = static_cast<std::int64_t>(job.matrix) * a.tables.seq_len;
+  const std::int64_t matrix_rows = a.tables.row_begin[job.matrix];  // row 0 of the job's matrix
   const Candidate* entries = a.tables.entries + matrix_rows * K;
   const double* logp = a.tables.logp + matrix_rows * K;
   const std::int32_t* count = a.tables.count + matrix_rows;

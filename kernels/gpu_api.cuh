@@ -1,68 +1,73 @@
 #pragma once
 // Host-callable entry points of the CUDA kernels, and the plain structs they take.
 // Included by host code compiled with the host compiler (host/gpu/, tests/gpu/, bench/gpu_*):
-// no device code here, only declarations. The kernels live in kernels/row_topk.cu and
+// no device code here, only declarations; the per-matrix descriptors and the layout of a launch
+// are in host/gpu/launch_layout.hpp. The kernels live in kernels/row_topk.cu and
 // kernels/beam_search.cu; everything runs asynchronously on the given stream.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <cstdint>
 
+#include "gpu/launch_layout.hpp"
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/params.hpp"
 
 namespace ratrace::gpu {
 
-// Element type of the matrices on the device. float64 inputs are narrowed to float32 on the host.
-enum class ElemType : int { f16 = 0, bf16 = 1, f32 = 2 };
-
-// Candidate tables of M matrices of one sequence, matrix-major: row i of matrix m starts at
-// entry (m * seq_len + i) * top_k. Besides the entries (SPEC §1.1 order) and counts, the beam
-// search reads two derived arrays that finish_tables() fills once per row, so that no search step
+// Candidate tables of the M matrices of one launch (launch_layout.hpp numbers them), one table
+// row after the other: row i of matrix m is table row row_begin[m] + i, and its entries start at
+// (row_begin[m] + i) * top_k. Besides the entries (SPEC §1.1 order) and counts, the beam search
+// reads two derived arrays that finish_tables() fills once per row, so that no search step
 // recomputes them: the edge log-probability of every entry and a bit mask of the entries whose
 // key position ends a path (j == 0, or a BOS position with stop_at_bos).
 struct DeviceTables {
-  Candidate* entries = nullptr;      // [M][S][K]
-  double* logp = nullptr;            // [M][S][K] detail::edge_logprob(entry.attn)
-  std::int32_t* count = nullptr;     // [M][S]
-  std::uint32_t* end_mask = nullptr; // [M][S] bit r: entry r ends a path
-  std::int32_t seq_len = 0;
+  Candidate* entries = nullptr;             // [rows][K]
+  double* logp = nullptr;                   // [rows][K] detail::edge_logprob(entry.attn)
+  std::int32_t* count = nullptr;            // [rows]
+  std::uint32_t* end_mask = nullptr;        // [rows] bit r: entry r ends a path
+  const std::int64_t* row_begin = nullptr;  // device [num_matrices + 1]
+  std::int32_t num_matrices = 0;
   std::int32_t top_k = 0;
 };
 
-// Row top-K over the heads of one layer resident on the device.
+// Row top-K over every unit of a launch resident on the device (see launch_layout.hpp).
 struct TopkArgs {
-  const void* raw = nullptr;  // [num_heads][S][S] elements of `elem` (only j <= i is ever read)
+  const void* raw = nullptr;  // packed lower triangles of every unit's heads, elements of `elem`
   ElemType elem = ElemType::f32;
-  std::int32_t num_heads = 0;
-  std::int32_t seq_len = 0;
-  const std::uint8_t* key_mask = nullptr;  // device [S]; null = every key valid
+  const MatrixDesc* matrices = nullptr;  // device [M]
+  // Matrices 0 .. num_head_matrices - 1 are per-head; their rows, table rows 0 .. head_rows - 1,
+  // are the head kernel's blocks (row_of_item over tables.row_begin).
+  std::int32_t num_head_matrices = 0;
+  std::int64_t head_rows = 0;
+  // Aggregates: one block per row of each (row_of_item over aggregate_row_begin).
+  const AggregateDesc* aggregates = nullptr;         // device [A]
+  const std::int64_t* aggregate_row_begin = nullptr; // device [A + 1]
+  std::int32_t num_aggregates = 0;
+  std::int64_t aggregate_rows = 0;
+  std::int32_t max_aggregate_heads = 0;
+  const std::uint8_t* key_masks = nullptr;  // device, concatenated (MatrixDesc::mask_offset)
   std::int32_t top_k = 5;
   double min_attn = 0.0;
-  // Per-head matrices: matrix t (t < num_traced) is head traced_heads[t] of `raw` (device array).
-  const std::int32_t* traced_heads = nullptr;
-  std::int32_t num_traced = 0;
-  // Aggregates over all num_heads heads (matrix indices, -1 = not wanted).
-  std::int32_t mean_matrix = -1;
-  std::int32_t max_matrix = -1;
-  DeviceTables tables;               // M = num_traced + aggregates; entries and count are written
+  DeviceTables tables;               // entries and count are written
   double* profile_sums = nullptr;    // [M][kDistanceBins], accumulated (zero it first)
-  // Value checks of every head in `raw` (SPEC §4): the flag becomes non-zero when any NaN, Inf or
-  // negative value is seen at j <= i; rows_off counts rows whose sum over j <= i is off by > 0.01.
+  // Value checks (SPEC §4) of every head that a unit reads: the flag becomes non-zero when any NaN,
+  // Inf or negative value is seen at j <= i; rows_off counts rows whose sum over j <= i is off by
+  // more than 0.01. Units with mean/max are checked by the aggregate kernel, others per matrix.
   std::uint32_t* bad_flag = nullptr;
   unsigned long long* rows_off = nullptr;
 };
-// Fills tables.entries / tables.count (and the profile and checks) for every traced matrix.
+// Fills tables.entries / tables.count (and the profiles and checks) of every matrix of the launch.
 void launch_row_topk(const TopkArgs& args, cudaStream_t stream);
 
-// Fills tables.logp and tables.end_mask from entries/count for `num_matrices` matrices.
-// is_bos: device [S] or null (no BOS positions).
-void launch_finish_tables(const DeviceTables& tables, std::int32_t num_matrices, const std::uint8_t* is_bos,
-                          bool stop_at_bos, cudaStream_t stream);
+// Fills tables.logp and tables.end_mask from entries/count for every row of the tables.
+// is_bos: device, concatenated (MatrixDesc::bos_offset), or null (no BOS positions anywhere).
+void launch_finish_tables(const DeviceTables& tables, const MatrixDesc* matrices, std::int64_t num_rows,
+                          const std::uint8_t* is_bos, bool stop_at_bos, cudaStream_t stream);
 
 // --- beam search ---------------------------------------------------------------------------------
 struct BeamJob {
-  std::int32_t matrix = 0;        // index into the tables
+  std::int32_t matrix = 0;        // launch matrix: its table rows start at tables.row_begin[matrix]
   std::int32_t target = 0;        // resolved target position
   std::int64_t arena_offset = 0;  // first history record of this job: (target + 1) * top_beam records
 };

@@ -2,14 +2,19 @@
 // the value checks (SPEC §4), the row-sum tally and the per-matrix distance profile fused into the
 // same pass, so that each stored element is read from device memory once per kernel.
 //
-// Layout of the work: one block per (row, matrix group), long rows first; the block's warps take
-// the row's 32-column chunks round-robin, each warp keeping its own 32-lane top-K queue
-// (warp_queue.cuh); at the end warp 0 merges the warps' queues and writes the row.
-//   head_topk_kernel      one block per (row, traced head): per-head matrices.
-//   aggregate_topk_kernel one block per row: loops over every head of the layer per tile of chunks,
-//                         forms mean (double sum in head order, / H, rounded to float) and max in
-//                         registers, so the aggregate matrix is never written.
-// When aggregates are traced, the aggregate kernel checks every head (all are read); otherwise the
+// Input: the packed lower triangles of every unit of a launch (detail/packed_layout.hpp; units of
+// several sequences and layers, each with its own seq_len, mask and offsets: gpu/launch_layout.hpp).
+// Layout of the work: one block per row of a matrix; the block's warps take the row's 32-column
+// chunks round-robin, each warp keeping its own 32-lane top-K queue (warp_queue.cuh); at the end
+// warp 0 merges the warps' queues and writes the row.
+//   head_topk_kernel      one block per row of every per-head matrix of the launch: block b is
+//                         row_of_item(tables.row_begin, num_head_matrices, b), so each matrix's
+//                         rows are handed out longest first.
+//   aggregate_topk_kernel one block per row of every unit with mean/max (row_of_item over
+//                         aggregate_row_begin): loops over every head of the unit per tile of
+//                         chunks, forms mean (double sum in head order, / H, rounded to float) and
+//                         max in registers, so the aggregate matrix is never written.
+// In a unit with aggregates, the aggregate kernel checks every head (all are read); otherwise the
 // head kernel checks the heads it reads (then exactly the traced heads are resident).
 //
 // Distance profile (decay_stats.hpp): computed here, on the GPU. Each lane sums the values of its
@@ -25,6 +30,7 @@
 #include "kernels/warp_queue.cuh"
 #include "ratrace/decay_stats.hpp"
 #include "ratrace/detail/float_convert.hpp"
+#include "ratrace/detail/packed_layout.hpp"
 #include "ratrace/detail/scoring.hpp"
 
 namespace ratrace::gpu {
@@ -76,7 +82,7 @@ __device__ void write_row(const TopkArgs& a, int m, int i, const std::uint64_t* 
   for (int w = 1; w < warps; ++w) top.merge(queues[w * 32 + lane], a.top_k, lane);
   const std::uint64_t key = top.queue;
   const bool valid = lane < a.top_k && key != 0;
-  const std::int64_t row = static_cast<std::int64_t>(m) * a.seq_len + i;
+  const std::int64_t row = a.tables.row_begin[m] + i;
   if (lane < a.top_k) {
     Candidate c{-1, 0.0f};
     if (valid) c = Candidate{detail::candidate_key_pos(key), detail::candidate_key_attn(key)};
@@ -96,15 +102,17 @@ __device__ __forceinline__ void tally_row(const TopkArgs& a, double row_sum) {
 }
 
 template <class E>
-__global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a, bool check) {
-  const int S = a.seq_len;
-  const int i = S - 1 - static_cast<int>(blockIdx.x);  // long rows first
-  const int m = static_cast<int>(blockIdx.y);
-  const int head = a.traced_heads[m];
+__global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
+  const detail::SegmentRow at = detail::row_of_item(a.tables.row_begin, a.num_head_matrices, blockIdx.x);
+  const int m = at.matrix;
+  const int i = at.row;  // long rows first within each matrix
+  const MatrixDesc desc = a.matrices[m];
+  const bool check = desc.check != 0;  // block-uniform
+  const std::uint8_t* key_mask = desc.mask_offset >= 0 ? a.key_masks + desc.mask_offset : nullptr;
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int warps = blockDim.x >> 5;
-  const auto* row = static_cast<const typename E::storage*>(a.raw) + (static_cast<std::int64_t>(head) * S + i) * S;
+  const auto* row = static_cast<const typename E::storage*>(a.raw) + desc.raw_offset + detail::packed_row_offset(i);
 
   __shared__ std::uint64_t queues[kMaxWarps * 32];
   __shared__ double bins[kDistanceBins];
@@ -142,7 +150,7 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a, bool ch
           tracker.enter(d);
         }
         acc += static_cast<double>(v[u]);
-        if (key_usable(a.key_mask, j) && detail::passes_threshold(v[u], a.min_attn))
+        if (key_usable(key_mask, j) && detail::passes_threshold(v[u], a.min_attn))
           key = detail::candidate_key(v[u], j);
       }
       top.offer(key, a.top_k, lane);
@@ -167,24 +175,26 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a, bool ch
   add_profile(bins, a.profile_sums, m);
 }
 
-// Dynamic shared memory: per-thread row sums of every head, [num_heads][blockDim.x] doubles.
+// Dynamic shared memory: per-thread row sums of every head, [max_aggregate_heads][blockDim.x] doubles.
 // Loop order: a tile of kTile chunks per lane, then every head for that tile (kTile independent
 // loads in flight per lane), so the mean's double sums and the max stay in registers and each
 // head's row-sum partial touches shared memory once per tile.
 template <class E>
 __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
-  const int S = a.seq_len;
-  const int H = a.num_heads;
-  const int i = S - 1 - static_cast<int>(blockIdx.x);
+  const detail::SegmentRow at = detail::row_of_item(a.aggregate_row_begin, a.num_aggregates, blockIdx.x);
+  const AggregateDesc g = a.aggregates[at.matrix];
+  const int H = g.num_heads;
+  const int i = at.row;  // long rows first within each unit
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int warps = blockDim.x >> 5;
-  const std::int64_t head_stride = static_cast<std::int64_t>(S) * S;
-  const auto* row0 = static_cast<const typename E::storage*>(a.raw) + static_cast<std::int64_t>(i) * S;
-  const bool want_mean = a.mean_matrix >= 0;
-  const bool want_max = a.max_matrix >= 0;
+  const std::int64_t head_stride = detail::packed_matrix_elems(g.seq_len);
+  const auto* row0 = static_cast<const typename E::storage*>(a.raw) + g.raw_offset + detail::packed_row_offset(i);
+  const std::uint8_t* key_mask = g.mask_offset >= 0 ? a.key_masks + g.mask_offset : nullptr;
+  const bool want_mean = g.mean_matrix >= 0;
+  const bool want_max = g.max_matrix >= 0;
 
-  extern __shared__ double head_sums[];  // [H][blockDim.x]
+  extern __shared__ double head_sums[];  // [H][blockDim.x] used of [max_aggregate_heads][blockDim.x]
   __shared__ std::uint64_t queues[2][kMaxWarps * 32];
   __shared__ double bins[2][kDistanceBins];
   for (int k = threadIdx.x; k < H * static_cast<int>(blockDim.x); k += blockDim.x) head_sums[k] = 0.0;
@@ -240,7 +250,7 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
         }
         acc_mean += static_cast<double>(mean);
         acc_max += static_cast<double>(mx[t]);
-        if (key_usable(a.key_mask, j)) {
+        if (key_usable(key_mask, j)) {
           if (detail::passes_threshold(mean, a.min_attn)) key_mean = detail::candidate_key(mean, j);
           if (detail::passes_threshold(mx[t], a.min_attn)) key_max = detail::candidate_key(mx[t], j);
         }
@@ -255,8 +265,8 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
   queues[1][warp * 32 + lane] = top_max.queue;
   const bool any_bad = __syncthreads_or(bad);
 
-  if (warp == 0 && want_mean) write_row(a, a.mean_matrix, i, queues[0], warps, lane);
-  if (warp == (warps > 1 ? 1 : 0) && want_max) write_row(a, a.max_matrix, i, queues[1], warps, lane);
+  if (warp == 0 && want_mean) write_row(a, g.mean_matrix, i, queues[0], warps, lane);
+  if (warp == (warps > 1 ? 1 : 0) && want_max) write_row(a, g.max_matrix, i, queues[1], warps, lane);
   // Row sums of every head: warp w reduces heads w, w + warps, ...
   for (int h = warp; h < H; h += warps) {
     double s = 0.0;
@@ -265,23 +275,29 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
     if (lane == 0) tally_row(a, s);
   }
   if (any_bad && threadIdx.x == 0) atomicOr(a.bad_flag, 1u);
-  if (want_mean) add_profile(bins[0], a.profile_sums, a.mean_matrix);
-  if (want_max) add_profile(bins[1], a.profile_sums, a.max_matrix);
+  if (want_mean) add_profile(bins[0], a.profile_sums, g.mean_matrix);
+  if (want_max) add_profile(bins[1], a.profile_sums, g.max_matrix);
 }
 
-// One warp per row: edge log-probabilities and the path-ending bits of each entry.
-__global__ void __launch_bounds__(kThreads) finish_tables_kernel(DeviceTables t, std::int64_t rows,
-                                                                const std::uint8_t* is_bos, bool stop_at_bos) {
+// One warp per table row: edge log-probabilities and the path-ending bits of each entry.
+__global__ void __launch_bounds__(kThreads) finish_tables_kernel(DeviceTables t, const MatrixDesc* matrices,
+                                                                std::int64_t rows, const std::uint8_t* is_bos,
+                                                                bool stop_at_bos) {
   const std::int64_t row = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;  // whole warps leave together
   const int n = t.count[row];
+  const std::uint8_t* bos = nullptr;  // the BOS flags of this row's matrix
+  if (stop_at_bos && is_bos != nullptr) {
+    const int bos_offset = matrices[detail::segment_of(t.row_begin, t.num_matrices, row)].bos_offset;
+    if (bos_offset >= 0) bos = is_bos + bos_offset;
+  }
   bool ends = false;
   if (lane < n) {
     const std::int64_t e = row * t.top_k + lane;
     const Candidate c = t.entries[e];
     t.logp[e] = detail::edge_logprob(c.attn);
-    ends = c.pos == 0 || (stop_at_bos && is_bos != nullptr && is_bos[c.pos] != 0);
+    ends = c.pos == 0 || (bos != nullptr && bos[c.pos] != 0);
   }
   const unsigned mask = __ballot_sync(kFullMask, ends);
   if (lane == 0) t.end_mask[row] = mask;
@@ -292,28 +308,33 @@ void check_launch(const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA launch of ") + what + " failed: " + cudaGetErrorString(err));
 }
 
+// One block per item: the grid's x dimension holds up to 2^31 - 1 blocks.
+unsigned grid_of(std::int64_t blocks, const char* what) {
+  if (blocks > 0x7fffffffLL) throw std::runtime_error(std::string("too many rows in one launch of ") + what);
+  return static_cast<unsigned>(blocks);
+}
+
 template <class E>
 void launch_for(const TopkArgs& a, cudaStream_t stream) {
-  const bool aggregates = a.mean_matrix >= 0 || a.max_matrix >= 0;
-  if (a.num_traced > 0) {
-    const dim3 grid(static_cast<unsigned>(a.seq_len), static_cast<unsigned>(a.num_traced));
-    head_topk_kernel<E><<<grid, kThreads, 0, stream>>>(a, !aggregates);
+  if (a.head_rows > 0) {
+    head_topk_kernel<E><<<grid_of(a.head_rows, "head_topk_kernel"), kThreads, 0, stream>>>(a);
     check_launch("head_topk_kernel");
   }
-  if (aggregates) {
+  if (a.aggregate_rows > 0) {
     // Fewer warps per block when the per-thread head sums would not fit in shared memory.
     constexpr std::size_t kSharedLimit = 200 * 1024;
+    const auto H = static_cast<std::size_t>(a.max_aggregate_heads);
     int threads = kThreads;
-    while (threads > 32 && static_cast<std::size_t>(a.num_heads) * threads * sizeof(double) > kSharedLimit) threads /= 2;
-    const std::size_t shared = static_cast<std::size_t>(a.num_heads) * threads * sizeof(double);
+    while (threads > 32 && H * threads * sizeof(double) > kSharedLimit) threads /= 2;
+    const std::size_t shared = H * threads * sizeof(double);
     if (shared > kSharedLimit)
-      throw std::runtime_error("too many heads for the aggregate kernel: " + std::to_string(a.num_heads));
+      throw std::runtime_error("too many heads for the aggregate kernel: " + std::to_string(a.max_aggregate_heads));
     if (shared > 48 * 1024) {
       const cudaError_t err = cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                    static_cast<int>(shared));
       if (err != cudaSuccess) throw std::runtime_error(std::string("cudaFuncSetAttribute: ") + cudaGetErrorString(err));
     }
-    aggregate_topk_kernel<E><<<static_cast<unsigned>(a.seq_len), threads, shared, stream>>>(a);
+    aggregate_topk_kernel<E><<<grid_of(a.aggregate_rows, "aggregate_topk_kernel"), threads, shared, stream>>>(a);
     check_launch("aggregate_topk_kernel");
   }
 }
@@ -321,7 +342,7 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
 }  // namespace
 
 void launch_row_topk(const TopkArgs& args, cudaStream_t stream) {
-  if (args.seq_len <= 0) return;
+  if (args.head_rows <= 0 && args.aggregate_rows <= 0) return;
   switch (args.elem) {
     case ElemType::f16: launch_for<F16>(args, stream); break;
     case ElemType::bf16: launch_for<BF16>(args, stream); break;
@@ -329,12 +350,12 @@ void launch_row_topk(const TopkArgs& args, cudaStream_t stream) {
   }
 }
 
-void launch_finish_tables(const DeviceTables& tables, std::int32_t num_matrices, const std::uint8_t* is_bos,
-                          bool stop_at_bos, cudaStream_t stream) {
-  const std::int64_t rows = static_cast<std::int64_t>(num_matrices) * tables.seq_len;
-  if (rows == 0) return;
-  const std::int64_t blocks = (rows * 32 + kThreads - 1) / kThreads;
-  finish_tables_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(tables, rows, is_bos, stop_at_bos);
+void launch_finish_tables(const DeviceTables& tables, const MatrixDesc* matrices, std::int64_t num_rows,
+                          const std::uint8_t* is_bos, bool stop_at_bos, cudaStream_t stream) {
+  if (num_rows <= 0) return;
+  const std::int64_t blocks = (num_rows * 32 + kThreads - 1) / kThreads;
+  finish_tables_kernel<<<grid_of(blocks, "finish_tables_kernel"), kThreads, 0, stream>>>(tables, matrices, num_rows,
+                                                                                          is_bos, stop_at_bos);
   check_launch("finish_tables_kernel");
 }
 

@@ -1,27 +1,44 @@
-// The GPU engine: streams the corpus through the device one unit at a time.
+// The GPU engine: streams the corpus through the device one launch at a time.
 //
 // Unit = the heads of one layer of one sequence that one top-K pass needs (every head when mean or
 // max is traced, else the traced heads, split into groups when they exceed the memory bound),
-// plus every search over that unit's tables. Two units are in flight, each with its own stream,
-// pinned host buffer and device workspace: while unit n's copy and kernels run, the host thread
-// reads unit n+1 from HDF5 into the other pinned buffer (reading dominates, so the GPU work hides
-// behind it), and collects unit n-1's results when it reuses that slot.
+// plus every search over that unit's tables.
+//
+// Launch = consecutive units of the plan that share one upload, one top-K pass (one launch of each
+// top-K kernel) and one beam-search launch (several only when their history arenas exceed the
+// memory bound). Batching rule, applied in plan order (sequence, layer, head group):
+//   a unit joins the current launch when
+//     1. it has the same device element type (the kernels are typed), and
+//     2. the launch's packed heads stay within kLaunchHeadBytes (16 MiB) with it, and
+//     3. the launch (heads, tables, descriptors; summed per unit, an upper bound) plus the longest
+//        single search of any of its units still fits the memory bound of one stream;
+//   otherwise the unit starts the next launch. A unit that alone exceeds kLaunchHeadBytes has a
+//   launch to itself, so long sequences run as before (S = 1024, 32 float16 heads: 32 MiB per
+//   layer), while short ones share (S = 128: ~31 layers of 32 float16 heads per launch), which
+//   spares the per-launch costs (kernel launches, syncs, small copies) that would otherwise exceed
+//   the GPU work of a short unit. Every matrix of a launch carries its own seq_len, head-data
+//   offset, table offset, mask and BOS offsets (gpu/launch_layout.hpp); jobs of all the launch's
+//   matrices run together, longest searches (largest targets) first.
+//
+// Two launches are in flight, each with its own stream, pinned host buffer and device workspace:
+// while launch n's copy and kernels run, the host thread reads launch n+1 from HDF5 into the other
+// pinned buffer (reading dominates, so the GPU work hides behind it), and collects launch n-1's
+// results when it reuses that slot.
 //
 // Choices, documented:
-// - Whole S x S heads are copied, not just the causal half: packing the lower triangle would be
-//   one more host pass over the data on the thread that already bounds the run (the HDF5 read),
-//   while the full copy overlaps with that read anyway. Kernels never read above the diagonal.
+// - Only the causal half travels: each head is read whole from HDF5 into a staging buffer and its
+//   lower triangle packed (detail/packed_layout.hpp: row i at i * (i + 1) / 2) into the pinned
+//   buffer, rows spread over a few threads, which halves the host-to-device copy and the device
+//   memory of the resident heads. Kernels index rows with the same packed offsets.
 // - float64 corpora are narrowed to float32 on the host (read_heads); float16 / bfloat16 /
 //   float32 travel as stored and are widened on the GPU by the shared detail:: rules.
-// - Short sequences are not merged into one launch: each unit is a few launches (~10 us each),
-//   which hide behind the next unit's read.
 // - Memory: GpuOptions::mem_limit_bytes (0 = 70% of free device memory) is split between the two
-//   slots. A unit's resident heads and tables must fit in half (per-head units are split into head
-//   groups to fit; a layer with mean/max needs all its heads at once); the searches of a unit run
-//   in batches whose history arenas fit in the rest.
-// - Bad values: the kernels raise a flag; the host then checks the unit's heads (still in the
-//   pinned buffer) with check_attention_values, in head order, so the error names the same first
-//   element as the CPU reference does.
+//   slots. A unit's resident (packed) heads and tables must fit in half (per-head units are split
+//   into head groups to fit; a layer with mean/max needs all its heads at once); the searches of a
+//   launch run in batches whose history arenas fit in the rest.
+// - Bad values: the kernels raise a flag per launch; the host then re-reads (read_heads) and checks
+//   with check_attention_values the layers of that launch's units, each layer's heads in the order
+//   the CPU reference reads them, so the error names the same first element as the CPU reference.
 // - Distance profiles are computed on the GPU, fused into the top-K pass (see kernels/row_topk.cu).
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -33,24 +50,35 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "gpu/cuda_util.hpp"
+#include "gpu/launch_layout.hpp"
 #include "gpu/workspace.hpp"
-#include "ratrace/detail/float_convert.hpp"
+#include "ratrace/detail/packed_layout.hpp"
 #include "ratrace/engine.hpp"
 #include "ratrace/errors.hpp"
 #include "ratrace/validate.hpp"
+#include "util/parallel_for.hpp"
 
 namespace ratrace {
 namespace {
 
 using gpu::BeamJob;
 using gpu::ElemType;
-using gpu::LayerSpec;
+using gpu::LaunchLayout;
+using gpu::LaunchSpec;
+using gpu::UnitSpec;
 using gpu::Workspace;
 
 constexpr double kDefaultMemFraction = 0.70;
+constexpr std::size_t kLaunchHeadBytes = std::size_t{16} << 20;  // batching rule 2
+constexpr std::size_t kStagingBytes = std::size_t{64} << 20;     // dense heads read per HDF5 call (at least one)
+constexpr std::size_t kSerialPackBytes = std::size_t{1} << 20;   // below this, pack on the calling thread
+constexpr std::int64_t kPackRows = 128;                          // rows per packing task
+constexpr int kMaxPackThreads = 8;
 
 ElemType device_elem(AttnDtype dtype) {
   switch (dtype) {
@@ -109,9 +137,25 @@ struct Unit {
   const SequencePlan* seq = nullptr;
   int layer = 0;
   AttnDtype dtype = AttnDtype::float32;
+  ElemType elem = ElemType::f32;
   std::vector<int> load_heads;   // heads read, in order; resident index = position here
-  std::vector<int> matrix_head;  // per matrix: head index, kHeadMean or kHeadMax
-  LayerSpec spec;
+  std::vector<int> matrix_head;  // per local matrix: head index, kHeadMean or kHeadMax
+  UnitSpec spec;                 // without key_mask / is_bos (unit_spec() adds them)
+  std::size_t device_bytes = 0;  // Workspace::launch_bytes of this unit alone
+  std::size_t head_bytes = 0;    // its packed heads
+};
+
+UnitSpec unit_spec(const Unit& u) {
+  UnitSpec s = u.spec;
+  s.key_mask = u.seq->key_mask;
+  s.is_bos = u.seq->is_bos;
+  return s;
+}
+
+// A launch: consecutive units (see the batching rule at the top) and where they sit on the device.
+struct Launch {
+  std::vector<const Unit*> units;
+  LaunchLayout layout;
 };
 
 // Element counts per distance bin of an S x S causal matrix, as accumulate_attention_profile counts.
@@ -121,23 +165,15 @@ std::array<std::int64_t, kDistanceBins> profile_counts(int S) {
   return count;
 }
 
-// Widens resident head r of a unit's pinned buffer to float32 (host copy of the GPU's rule).
-std::vector<float> widen_head(const void* raw, ElemType elem, int r, int S) {
-  const std::size_t n = static_cast<std::size_t>(S) * S;
-  std::vector<float> out(n);
-  if (elem == ElemType::f32) {
-    std::memcpy(out.data(), static_cast<const float*>(raw) + r * n, n * sizeof(float));
-  } else {
-    const auto* bits = static_cast<const std::uint16_t*>(raw) + r * n;
-    for (std::size_t k = 0; k < n; ++k)
-      out[k] = elem == ElemType::f16 ? detail::half_bits_to_float(bits[k]) : detail::bfloat16_bits_to_float(bits[k]);
-  }
-  return out;
+int pack_threads() {
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::min(hw, kMaxPackThreads);
 }
 
 class GpuEngine final : public Engine {
  public:
-  GpuEngine(const GpuOptions& options, std::string name) : options_(options), name_(std::move(name)) {}
+  GpuEngine(const GpuOptions& options, std::string name)
+      : options_(options), name_(std::move(name)), pack_pool_(pack_threads()) {}
 
   std::string device_description() const override { return "gpu: " + name_; }
 
@@ -145,7 +181,7 @@ class GpuEngine final : public Engine {
                   const ProgressFn& progress) override {
     params.validate();
     gpu::cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
-    Run run(reader, plan, params, progress, slot_budget());
+    Run run(reader, plan, params, progress, slot_budget(), pack_pool_);
     run.execute();
     return std::move(run.out);
   }
@@ -164,38 +200,61 @@ class GpuEngine final : public Engine {
   struct Slot {
     ~Slot() { cudaStreamSynchronize(stream.get()); }  // nothing in flight when the buffers go
     gpu::Stream stream;
-    gpu::PinnedBuffer raw_host;
+    gpu::PinnedBuffer raw_host;      // the launch's packed heads
     Workspace workspace;
-    std::optional<Unit> unit;       // in flight
-    std::vector<JobKey> last_keys;  // keys of the last batch, in device order
+    std::optional<Launch> launch;    // in flight
+    std::vector<JobKey> last_keys;   // keys of the last batch, in device order
   };
 
   class Run {
    public:
     Run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, const ProgressFn& progress,
-        std::size_t slot_budget)
-        : reader_(reader), plan_(plan), params_(params), progress_(progress), slot_budget_(slot_budget) {}
+        std::size_t slot_budget, ThreadPool& pack_pool)
+        : reader_(reader),
+          plan_(plan),
+          params_(params),
+          progress_(progress),
+          slot_budget_(slot_budget),
+          pack_pool_(pack_pool) {}
 
     TraceOutput out;
 
     void execute() {
       const std::vector<Unit> units = build_units();
+      const std::vector<std::pair<std::size_t, std::size_t>> ranges = group_units(units);
       total_matrices_ = plan_.num_matrices();
       std::array<std::unique_ptr<Slot>, 2> slots{std::make_unique<Slot>(), std::make_unique<Slot>()};
-      for (std::size_t n = 0; n < units.size(); ++n) {
+      for (std::size_t n = 0; n < ranges.size(); ++n) {
         Slot& slot = *slots[n % 2];
-        if (slot.unit) harvest(slot);
-        stage(units[n], slot);
-        enqueue(units[n], slot);
+        if (slot.launch) harvest(slot);
+        slot.launch = make_launch(units, ranges[n]);
+        stage(*slot.launch, slot);
+        enqueue(slot);
       }
-      // Collect in unit order: the older unit sits in the slot after the last one used.
+      // Collect in launch order: the older launch sits in the slot after the last one used.
       for (std::size_t k = 0; k < 2; ++k) {
-        Slot& slot = *slots[(units.size() + k) % 2];
-        if (slot.unit) harvest(slot);
+        Slot& slot = *slots[(ranges.size() + k) % 2];
+        if (slot.launch) harvest(slot);
       }
     }
 
    private:
+    // Device bytes of one unit alone (with its flags), for the budget checks.
+    std::size_t unit_device_bytes(const Unit& u) const {
+      LaunchSpec spec = launch_spec_base(u.elem);
+      spec.units.push_back(unit_spec(u));
+      return Workspace::launch_bytes(gpu::make_launch_layout(spec));
+    }
+
+    LaunchSpec launch_spec_base(ElemType elem) const {
+      LaunchSpec spec;
+      spec.elem = elem;
+      spec.top_k = params_.top_k;
+      spec.min_attn = params_.min_attn;
+      spec.stop_at_bos = params_.stop_at_bos;
+      return spec;
+    }
+
     std::vector<Unit> build_units() const {
       std::vector<Unit> units;
       const auto& infos = reader_.sequences();
@@ -223,6 +282,7 @@ class GpuEngine final : public Engine {
             throw std::invalid_argument(fmt::format("plan: head {} of sequence '{}' is outside [0, {})", h, info.name, info.num_heads));
           else if (std::find(per_head.begin(), per_head.end(), h) == per_head.end()) per_head.push_back(h);
         }
+        const std::size_t min_job = Workspace::job_bytes(S - 1, params_.top_beam);
         for (const int layer : seq.layers) {
           if (layer < 0 || layer >= info.num_layers)
             throw std::invalid_argument(fmt::format("plan: layer {} of sequence '{}' is outside [0, {})", layer, info.name, info.num_layers));
@@ -230,23 +290,24 @@ class GpuEngine final : public Engine {
           base.seq = &seq;
           base.layer = layer;
           base.dtype = info.dtype;
-          base.spec.elem = device_elem(info.dtype);
+          base.elem = device_elem(info.dtype);
           base.spec.seq_len = S;
-          base.spec.top_k = params_.top_k;
-          base.spec.min_attn = params_.min_attn;
-          base.spec.stop_at_bos = params_.stop_at_bos;
-          const std::size_t min_job = Workspace::job_bytes(S - 1, params_.top_beam);
+          const auto finish = [&](Unit& u) {
+            u.spec.num_heads = static_cast<int>(u.load_heads.size());
+            u.device_bytes = unit_device_bytes(u);
+            u.head_bytes = static_cast<std::size_t>(u.spec.raw_elems()) * gpu::elem_size(u.elem);
+          };
           if (mean || max) {
             Unit u = base;
             for (int h = 0; h < info.num_heads; ++h) u.load_heads.push_back(h);
-            u.spec.num_heads = info.num_heads;
             u.spec.traced.assign(per_head.begin(), per_head.end());
             u.spec.mean = mean;
             u.spec.max = max;
             u.matrix_head = per_head;
             if (mean) u.matrix_head.push_back(kHeadMean);
             if (max) u.matrix_head.push_back(kHeadMax);
-            const std::size_t need = Workspace::layer_bytes(u.spec) + min_job;
+            finish(u);
+            const std::size_t need = u.device_bytes + min_job;
             if (need > slot_budget_)
               throw UsageError(fmt::format(
                   "sequence '{}' layer {}: mean/max over {} heads of {}x{} needs {} MiB of GPU memory, more than "
@@ -257,69 +318,139 @@ class GpuEngine final : public Engine {
             // Heads in ascending order, so that contiguous ones are read in one call.
             std::vector<int> heads = per_head;
             std::sort(heads.begin(), heads.end());
-            std::size_t group = heads.size();
-            const auto group_bytes = [&](std::size_t g) {
-              LayerSpec spec = base.spec;
-              spec.num_heads = static_cast<int>(g);
-              spec.traced.resize(g);
-              return Workspace::layer_bytes(spec) + min_job;
+            const auto group_unit = [&](std::size_t g0, std::size_t count) {
+              Unit u = base;
+              for (std::size_t k = g0; k < std::min(heads.size(), g0 + count); ++k) {
+                u.spec.traced.push_back(static_cast<std::int32_t>(u.load_heads.size()));
+                u.load_heads.push_back(heads[k]);
+                u.matrix_head.push_back(heads[k]);
+              }
+              finish(u);
+              return u;
             };
+            std::size_t group = heads.size();
+            const auto group_bytes = [&](std::size_t g) { return group_unit(0, g).device_bytes + min_job; };
             while (group > 1 && group_bytes(group) > slot_budget_) group = (group + 1) / 2;
             if (group_bytes(group) > slot_budget_)
               throw UsageError(fmt::format(
                   "sequence '{}' layer {}: one {}x{} head needs {} MiB of GPU memory, more than the {} MiB "
                   "available per stream (raise --gpu-mem, or use --device cpu)",
                   info.name, layer, S, S, group_bytes(1) >> 20, slot_budget_ >> 20));
-            for (std::size_t g0 = 0; g0 < heads.size(); g0 += group) {
-              Unit u = base;
-              for (std::size_t k = g0; k < std::min(heads.size(), g0 + group); ++k) {
-                u.spec.traced.push_back(static_cast<int>(u.load_heads.size()));
-                u.load_heads.push_back(heads[k]);
-                u.matrix_head.push_back(heads[k]);
-              }
-              u.spec.num_heads = static_cast<int>(u.load_heads.size());
-              units.push_back(std::move(u));
-            }
+            for (std::size_t g0 = 0; g0 < heads.size(); g0 += group) units.push_back(group_unit(g0, group));
           }
         }
       }
       return units;
     }
 
-    // Reads the unit's heads into the slot's pinned buffer (the host side of the pipeline).
-    void stage(const Unit& u, Slot& slot) {
-      const std::size_t S = static_cast<std::size_t>(u.spec.seq_len);
-      const std::size_t head_bytes = S * S * gpu::elem_size(u.spec.elem);
-      auto* dst = static_cast<unsigned char*>(slot.raw_host.reserve(head_bytes * u.load_heads.size()));
-      for (std::size_t k = 0; k < u.load_heads.size();) {
-        std::size_t run = 1;  // contiguous heads go in one read
-        while (k + run < u.load_heads.size() && u.load_heads[k + run] == u.load_heads[k] + static_cast<int>(run)) ++run;
-        void* at = dst + k * head_bytes;
-        if (u.dtype == AttnDtype::float64)
-          reader_.read_heads(u.seq->seq_index, u.layer, u.load_heads[k], static_cast<int>(run), static_cast<float*>(at));
-        else
-          reader_.read_heads_raw(u.seq->seq_index, u.layer, u.load_heads[k], static_cast<int>(run), at);
-        k += run;
+    // The batching rule (top of the file): [begin, end) ranges of consecutive units.
+    std::vector<std::pair<std::size_t, std::size_t>> group_units(const std::vector<Unit>& units) const {
+      std::vector<std::pair<std::size_t, std::size_t>> ranges;
+      std::size_t begin = 0, head_bytes = 0, device_bytes = 0;
+      int longest = 0;
+      for (std::size_t k = 0; k < units.size(); ++k) {
+        const Unit& u = units[k];
+        if (k > begin) {
+          const int S = std::max(longest, u.spec.seq_len);
+          const bool joins = u.elem == units[begin].elem && head_bytes + u.head_bytes <= kLaunchHeadBytes &&
+                             device_bytes + u.device_bytes + Workspace::job_bytes(S - 1, params_.top_beam) <= slot_budget_;
+          if (!joins) {
+            ranges.emplace_back(begin, k);
+            begin = k;
+            head_bytes = device_bytes = 0;
+            longest = 0;
+          }
+        }
+        head_bytes += u.head_bytes;
+        device_bytes += u.device_bytes;
+        longest = std::max(longest, u.spec.seq_len);
+      }
+      if (begin < units.size()) ranges.emplace_back(begin, units.size());
+      return ranges;
+    }
+
+    Launch make_launch(const std::vector<Unit>& units, std::pair<std::size_t, std::size_t> range) const {
+      Launch launch;
+      LaunchSpec spec = launch_spec_base(units[range.first].elem);
+      for (std::size_t k = range.first; k < range.second; ++k) {
+        launch.units.push_back(&units[k]);
+        spec.units.push_back(unit_spec(units[k]));
+      }
+      launch.layout = gpu::make_launch_layout(spec);
+      return launch;
+    }
+
+    // Reads the launch's heads and packs their lower triangles into the slot's pinned buffer (the
+    // host side of the pipeline).
+    void stage(const Launch& launch, Slot& slot) {
+      const LaunchLayout& layout = launch.layout;
+      const std::size_t esize = gpu::elem_size(layout.elem);
+      auto* dst = static_cast<unsigned char*>(slot.raw_host.reserve(static_cast<std::size_t>(layout.raw_elems) * esize + 16));
+      for (std::size_t k = 0; k < launch.units.size(); ++k) {
+        const Unit& u = *launch.units[k];
+        const std::int64_t S = u.spec.seq_len;
+        const std::size_t dense_bytes = static_cast<std::size_t>(S * S) * esize;  // float64 is read as float32
+        const std::size_t packed_bytes = static_cast<std::size_t>(detail::packed_matrix_elems(S)) * esize;
+        unsigned char* unit_dst = dst + static_cast<std::size_t>(layout.unit_raw_offset[k]) * esize;
+        const std::size_t max_run = std::max<std::size_t>(1, dense_bytes > 0 ? kStagingBytes / dense_bytes : 1);
+        for (std::size_t r = 0; r < u.load_heads.size();) {
+          std::size_t run = 1;  // contiguous heads go in one read
+          while (r + run < u.load_heads.size() && run < max_run &&
+                 u.load_heads[r + run] == u.load_heads[r] + static_cast<int>(run))
+            ++run;
+          staging_.resize(std::max(staging_.size(), run * dense_bytes));
+          if (u.dtype == AttnDtype::float64)
+            reader_.read_heads(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run),
+                               reinterpret_cast<float*>(staging_.data()));
+          else
+            reader_.read_heads_raw(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run), staging_.data());
+          pack(staging_.data(), run, S, esize, unit_dst + r * packed_bytes);
+          r += run;
+        }
       }
     }
 
-    void enqueue(const Unit& u, Slot& slot) {
+    // Packs `heads` dense [S][S] heads (one after the other) into consecutive packed heads.
+    void pack(const unsigned char* dense, std::size_t heads, std::int64_t S, std::size_t esize, unsigned char* packed) {
+      const std::size_t dense_bytes = static_cast<std::size_t>(S * S) * esize;
+      const std::size_t packed_bytes = static_cast<std::size_t>(detail::packed_matrix_elems(S)) * esize;
+      if (heads * dense_bytes < kSerialPackBytes || pack_pool_.size() == 1) {
+        for (std::size_t h = 0; h < heads; ++h) detail::pack_lower_triangle(dense + h * dense_bytes, S, esize, packed + h * packed_bytes);
+        return;
+      }
+      const std::int64_t blocks = (S + kPackRows - 1) / kPackRows;
+      pack_pool_.parallel_for(static_cast<std::int64_t>(heads) * blocks, [&](std::int64_t t) {
+        const auto h = static_cast<std::size_t>(t / blocks);
+        const std::int64_t row0 = (t % blocks) * kPackRows;
+        detail::pack_lower_triangle_rows(dense + h * dense_bytes, S, esize, packed + h * packed_bytes, row0,
+                                         std::min(S, row0 + kPackRows));
+      });
+    }
+
+    void enqueue(Slot& slot) {
+      const Launch& launch = *slot.launch;
+      const LaunchLayout& layout = launch.layout;
       const cudaStream_t stream = slot.stream.get();
-      slot.workspace.enqueue_layer(u.spec, slot.raw_host.get(), u.seq->key_mask, u.seq->is_bos, stream);
+      slot.workspace.enqueue_launch(layout, slot.raw_host.get(), stream);
       slot.workspace.enqueue_fetch_checks(stream);
 
-      // Jobs, longest searches first; batches bounded by the memory left beside the tables.
+      // Jobs of every matrix of the launch, longest searches first; batches bounded by the memory
+      // left beside the tables.
       struct HostJob {
         BeamJob job;
         JobKey key;
       };
       std::vector<HostJob> jobs;
-      for (int m = 0; m < u.spec.num_matrices(); ++m)
-        for (const int t : u.seq->targets)
-          jobs.push_back(HostJob{BeamJob{m, t, 0}, JobKey{u.seq->seq_index, u.layer, u.matrix_head[m], t}});
+      for (std::size_t k = 0; k < launch.units.size(); ++k) {
+        const Unit& u = *launch.units[k];
+        for (std::size_t lm = 0; lm < u.matrix_head.size(); ++lm)
+          for (const int t : u.seq->targets)
+            jobs.push_back(HostJob{BeamJob{layout.unit_matrices[k][lm], t, 0},
+                                   JobKey{u.seq->seq_index, u.layer, u.matrix_head[lm], t}});
+      }
       std::stable_sort(jobs.begin(), jobs.end(), [](const HostJob& a, const HostJob& b) { return a.job.target > b.job.target; });
-      const std::size_t layer_bytes = Workspace::layer_bytes(u.spec);
-      const std::size_t room = slot_budget_ > layer_bytes ? slot_budget_ - layer_bytes : 0;
+      const std::size_t launch_bytes = Workspace::launch_bytes(layout);
+      const std::size_t room = slot_budget_ > launch_bytes ? slot_budget_ - launch_bytes : 0;
 
       const std::size_t scan_bytes = gpu::scan_temp_bytes(static_cast<std::int64_t>(jobs.size()), params_.top_beam);
       std::size_t k = 0;
@@ -347,57 +478,78 @@ class GpuEngine final : public Engine {
         }
       }
       if (jobs.empty()) slot.last_keys.clear();
-      slot.unit = u;
     }
 
     void harvest(Slot& slot) {
-      const Unit& u = *slot.unit;
+      const Launch& launch = *slot.launch;
+      const LaunchLayout& layout = launch.layout;
       const cudaStream_t stream = slot.stream.get();
       slot.stream.sync();
       const gpu::LayerChecks checks = slot.workspace.checks();
-      if (checks.bad_values) report_bad_values(u, slot.raw_host.get());
-      out.row_sums.rows_checked += static_cast<std::int64_t>(u.load_heads.size()) * u.spec.seq_len;
+      if (checks.bad_values) report_bad_values(launch);
       out.row_sums.rows_off += checks.rows_off;
-      const auto counts = profile_counts(u.spec.seq_len);
-      for (int m = 0; m < u.spec.num_matrices(); ++m)
-        out.profiles.push_back(AttentionProfile{u.seq->seq_index, u.layer, u.matrix_head[m], checks.profile_sums[m], counts});
+      std::int64_t matrices = 0;
+      for (std::size_t k = 0; k < launch.units.size(); ++k) {
+        const Unit& u = *launch.units[k];
+        out.row_sums.rows_checked += static_cast<std::int64_t>(u.load_heads.size()) * u.spec.seq_len;
+        const auto counts = profile_counts(u.spec.seq_len);
+        for (std::size_t lm = 0; lm < u.matrix_head.size(); ++lm) {
+          const auto m = static_cast<std::size_t>(layout.unit_matrices[k][lm]);
+          out.profiles.push_back(AttentionProfile{u.seq->seq_index, u.layer, u.matrix_head[lm], checks.profile_sums[m], counts});
+        }
+        matrices += static_cast<std::int64_t>(u.matrix_head.size());
+      }
       if (!slot.last_keys.empty()) append(slot.workspace.fetch_batch(stream), slot.last_keys);
-      slot.unit.reset();
-      done_matrices_ += u.spec.num_matrices();
+      slot.launch.reset();
+      done_matrices_ += matrices;
       if (progress_) progress_(done_matrices_, total_matrices_);
     }
 
-    void append(const gpu::BatchResult& r, const std::vector<JobKey>& keys) {
+    void append(gpu::BatchResult r, const std::vector<JobKey>& keys) {  // by value: its arrays move
       TraceResults piece;
       piece.jobs = keys;
-      piece.path_begin = r.path_begin;
-      piece.score_raw = r.score_raw;
-      piece.score_norm = r.score_norm;
-      piece.node_begin = r.node_begin;
-      piece.node_position = r.node_position;
-      piece.node_edge_attn = r.node_edge_attn;
+      piece.path_begin = std::move(r.path_begin);
+      piece.score_raw = std::move(r.score_raw);
+      piece.score_norm = std::move(r.score_norm);
+      piece.node_begin = std::move(r.node_begin);
+      piece.node_position = std::move(r.node_position);
+      piece.node_edge_attn = std::move(r.node_edge_attn);
       if (piece.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
       out.results.append(piece);
     }
 
-    [[noreturn]] void report_bad_values(const Unit& u, const void* raw) {
-      const std::string label = reader_.dataset_label(u.seq->seq_index, "attention");
+    // The GPU saw a bad value somewhere in this launch. Every earlier launch was clean, so the CPU
+    // reference's first error lies in one of this launch's (sequence, layer)s: re-read each of them,
+    // heads in the CPU reference's order (every head for mean/max, else the planned heads in plan
+    // order), and check them with the CPU's own check, which throws its message.
+    [[noreturn]] void report_bad_values(const Launch& launch) {
       RowSumTally ignored;
-      // The CPU reference reads every head in order for mean/max, else the planned heads in plan order.
-      std::vector<std::size_t> order(u.load_heads.size());
-      for (std::size_t r = 0; r < order.size(); ++r) order[r] = r;
-      if (!u.spec.mean && !u.spec.max) {
-        const auto rank = [&](std::size_t r) {
-          return std::find(u.seq->heads.begin(), u.seq->heads.end(), u.load_heads[r]) - u.seq->heads.begin();
-        };
-        std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return rank(x) < rank(y); });
+      std::vector<float> head;
+      std::set<std::pair<const SequencePlan*, int>> checked;
+      for (const Unit* u : launch.units) {
+        if (!checked.emplace(u->seq, u->layer).second) continue;
+        const SequencePlan& seq = *u->seq;
+        const SequenceInfo& info = reader_.sequences()[seq.seq_index];
+        const bool aggregate = std::find(seq.heads.begin(), seq.heads.end(), kHeadMean) != seq.heads.end() ||
+                               std::find(seq.heads.begin(), seq.heads.end(), kHeadMax) != seq.heads.end();
+        std::vector<int> order;
+        if (aggregate) {
+          for (int h = 0; h < info.num_heads; ++h) order.push_back(h);
+        } else {
+          for (const int h : seq.heads)
+            if (std::find(order.begin(), order.end(), h) == order.end()) order.push_back(h);
+        }
+        const std::string label = reader_.dataset_label(seq.seq_index, "attention");
+        head.resize(static_cast<std::size_t>(seq.seq_len) * seq.seq_len);
+        for (const int h : order) {
+          reader_.read_heads(seq.seq_index, u->layer, h, 1, head.data());
+          check_attention_values(head.data(), seq.seq_len, fmt::format("{} layer {} head {}", label, u->layer, h),
+                                 ignored);  // throws InputError at the first bad element
+        }
       }
-      for (const std::size_t r : order) {
-        const std::vector<float> head = widen_head(raw, u.spec.elem, static_cast<int>(r), u.spec.seq_len);
-        check_attention_values(head.data(), u.spec.seq_len, fmt::format("{} layer {} head {}", label, u.layer, u.load_heads[r]),
-                               ignored);  // throws InputError at the first bad element
-      }
-      throw InputError(fmt::format("{} layer {}: NaN, Inf or negative attention values", label, u.layer));
+      const Unit& first = *launch.units.front();
+      throw InputError(fmt::format("{} layer {}: NaN, Inf or negative attention values",
+                                   reader_.dataset_label(first.seq->seq_index, "attention"), first.layer));
     }
 
     const CorpusReader& reader_;
@@ -405,12 +557,15 @@ class GpuEngine final : public Engine {
     const SearchParams& params_;
     const ProgressFn& progress_;
     std::size_t slot_budget_;
+    ThreadPool& pack_pool_;
+    std::vector<unsigned char> staging_;  // dense heads as read, before packing
     std::int64_t done_matrices_ = 0;
     std::int64_t total_matrices_ = 0;
   };
 
   GpuOptions options_;
   std::string name_;
+  ThreadPool pack_pool_;
 };
 
 }  // namespace

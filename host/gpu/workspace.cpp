@@ -26,18 +26,45 @@ std::vector<T> download(const DeviceBuffer& src, std::size_t count, cudaStream_t
   return out;
 }
 
+// Where each small array of a launch sits in one device buffer (16-byte aligned pieces), so that
+// all of them travel in one copy.
+struct SmallLayout {
+  std::size_t matrices = 0, row_begin = 0, aggregates = 0, aggregate_row_begin = 0, key_masks = 0, is_bos = 0;
+  std::size_t bytes = 0;
+};
+
+SmallLayout small_layout(const LaunchLayout& l) {
+  SmallLayout s;
+  std::size_t at = 0;
+  const auto take = [&at](std::size_t n) {
+    const std::size_t offset = at;
+    at += (n + 15) / 16 * 16;
+    return offset;
+  };
+  s.matrices = take(l.matrices.size() * sizeof(MatrixDesc));
+  s.row_begin = take(l.row_begin.size() * sizeof(std::int64_t));
+  s.aggregates = take(l.aggregates.size() * sizeof(AggregateDesc));
+  s.aggregate_row_begin = take(l.aggregate_row_begin.size() * sizeof(std::int64_t));
+  s.key_masks = take(l.key_masks.size());
+  s.is_bos = take(l.is_bos.size());
+  s.bytes = at;
+  return s;
+}
+
+template <class T>
+void put(unsigned char* base, std::size_t offset, const std::vector<T>& v) {
+  if (!v.empty()) std::memcpy(base + offset, v.data(), v.size() * sizeof(T));
+}
+
 }  // namespace
 
-std::size_t elem_size(ElemType elem) { return elem == ElemType::f32 ? 4 : 2; }
-
-std::size_t Workspace::layer_bytes(const LayerSpec& spec) {
-  const std::size_t S = static_cast<std::size_t>(spec.seq_len);
-  const std::size_t M = static_cast<std::size_t>(spec.num_matrices());
-  const std::size_t K = static_cast<std::size_t>(spec.top_k);
-  return static_cast<std::size_t>(spec.num_heads) * S * S * elem_size(spec.elem)  // resident heads
-         + M * S * K * (sizeof(Candidate) + sizeof(double))                      // entries, logp
-         + M * S * (sizeof(std::int32_t) + sizeof(std::uint32_t))                // count, end_mask
-         + 2 * S + spec.traced.size() * sizeof(std::int32_t) + counters_bytes(static_cast<int>(M));
+std::size_t Workspace::launch_bytes(const LaunchLayout& l) {
+  const auto rows = static_cast<std::size_t>(l.rows());
+  const auto K = static_cast<std::size_t>(l.top_k);
+  return static_cast<std::size_t>(l.raw_elems) * elem_size(l.elem)  // resident packed heads
+         + rows * K * (sizeof(Candidate) + sizeof(double))           // entries, logp
+         + rows * (sizeof(std::int32_t) + sizeof(std::uint32_t))     // count, end_mask
+         + small_layout(l).bytes + counters_bytes(l.num_matrices());
 }
 
 std::size_t Workspace::job_bytes(int target, int top_beam) {
@@ -49,69 +76,82 @@ std::size_t Workspace::job_bytes(int target, int top_beam) {
                 + 2 * sizeof(double) + sizeof(std::int64_t));          // scores, node_begin
 }
 
-void Workspace::enqueue_layer(const LayerSpec& spec, const void* raw_host, const std::vector<std::uint8_t>& key_mask,
-                              const std::vector<std::uint8_t>& is_bos, cudaStream_t stream) {
-  spec_ = spec;
-  const std::size_t S = static_cast<std::size_t>(spec.seq_len);
-  const std::size_t M = static_cast<std::size_t>(spec.num_matrices());
-  const std::size_t K = static_cast<std::size_t>(spec.top_k);
-  const std::size_t raw_bytes = static_cast<std::size_t>(spec.num_heads) * S * S * elem_size(spec.elem);
+void Workspace::upload_descriptors(const LaunchLayout& l, cudaStream_t stream) {
+  const SmallLayout s = small_layout(l);
+  // Pinned staging stays untouched until the caller syncs the stream (before the next launch).
+  auto* host = static_cast<unsigned char*>(small_staging_.reserve(s.bytes + 16));
+  put(host, s.matrices, l.matrices);
+  put(host, s.row_begin, l.row_begin);
+  put(host, s.aggregates, l.aggregates);
+  put(host, s.aggregate_row_begin, l.aggregate_row_begin);
+  put(host, s.key_masks, l.key_masks);
+  put(host, s.is_bos, l.is_bos);
+  auto* dev = static_cast<unsigned char*>(small_.reserve(s.bytes + 16));
+  if (s.bytes > 0) cuda_check(cudaMemcpyAsync(dev, host, s.bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (descriptors)");
 
+  row_begin_ = l.row_begin;
+  top_k_ = l.top_k;
+  stop_at_bos_ = l.stop_at_bos;
+  matrices_dev_ = reinterpret_cast<const MatrixDesc*>(dev + s.matrices);
+  is_bos_dev_ = l.is_bos.empty() ? nullptr : dev + s.is_bos;
+  tables_.row_begin = reinterpret_cast<const std::int64_t*>(dev + s.row_begin);
+  tables_.num_matrices = l.num_matrices();
+  tables_.top_k = l.top_k;
+
+  topk_args_ = TopkArgs{};
+  topk_args_.elem = l.elem;
+  topk_args_.matrices = matrices_dev_;
+  topk_args_.num_head_matrices = l.num_head_matrices;
+  topk_args_.head_rows = l.head_rows();
+  topk_args_.aggregates = reinterpret_cast<const AggregateDesc*>(dev + s.aggregates);
+  topk_args_.aggregate_row_begin = reinterpret_cast<const std::int64_t*>(dev + s.aggregate_row_begin);
+  topk_args_.num_aggregates = static_cast<std::int32_t>(l.aggregates.size());
+  topk_args_.aggregate_rows = l.aggregate_rows();
+  topk_args_.max_aggregate_heads = l.max_aggregate_heads;
+  topk_args_.key_masks = l.key_masks.empty() ? nullptr : dev + s.key_masks;
+  topk_args_.top_k = l.top_k;
+  topk_args_.min_attn = l.min_attn;
+}
+
+void Workspace::allocate_tables(const LaunchLayout& l) {
+  const auto rows = static_cast<std::size_t>(l.rows());
+  const auto K = static_cast<std::size_t>(l.top_k);
+  tables_.entries = entries_.reserve_as<Candidate>(rows * K);
+  tables_.logp = logp_.reserve_as<double>(rows * K);
+  tables_.count = count_.reserve_as<std::int32_t>(rows);
+  tables_.end_mask = end_mask_.reserve_as<std::uint32_t>(rows);
+}
+
+void Workspace::enqueue_launch(const LaunchLayout& l, const void* packed_host, cudaStream_t stream) {
+  const std::size_t raw_bytes = static_cast<std::size_t>(l.raw_elems) * elem_size(l.elem);
   raw_.reserve(raw_bytes);
-  if (raw_bytes > 0) cuda_check(cudaMemcpyAsync(raw_.get(), raw_host, raw_bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (heads)");
+  if (raw_bytes > 0)
+    cuda_check(cudaMemcpyAsync(raw_.get(), packed_host, raw_bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (heads)");
+  upload_descriptors(l, stream);
+  allocate_tables(l);
 
-  // Small inputs go through pinned staging, which stays untouched until the caller syncs.
-  const std::size_t traced_bytes = spec.traced.size() * sizeof(std::int32_t);
-  auto* staging = static_cast<unsigned char*>(layer_staging_.reserve(traced_bytes + 2 * S + 16));
-  std::memcpy(staging, spec.traced.data(), traced_bytes);
-  if (!key_mask.empty()) std::memcpy(staging + traced_bytes, key_mask.data(), S);
-  if (!is_bos.empty()) std::memcpy(staging + traced_bytes + S, is_bos.data(), S);
-  upload(traced_, reinterpret_cast<const std::int32_t*>(staging), spec.traced.size(), stream);
-  if (!key_mask.empty()) upload(key_mask_, staging + traced_bytes, S, stream);
-  if (!is_bos.empty()) upload(is_bos_, staging + traced_bytes + S, S, stream);
+  const int M = l.num_matrices();
+  auto* counters = static_cast<unsigned char*>(counters_.reserve(counters_bytes(M)));
+  cuda_check(cudaMemsetAsync(counters, 0, counters_bytes(M), stream), "cudaMemsetAsync (counters)");
+  const std::size_t profile_bytes = static_cast<std::size_t>(M) * kDistanceBins * sizeof(double);
 
-  DeviceTables tables;
-  tables.entries = entries_.reserve_as<Candidate>(M * S * K);
-  tables.logp = logp_.reserve_as<double>(M * S * K);
-  tables.count = count_.reserve_as<std::int32_t>(M * S);
-  tables.end_mask = end_mask_.reserve_as<std::uint32_t>(M * S);
-  tables.seq_len = spec.seq_len;
-  tables.top_k = spec.top_k;
-
-  auto* counters = static_cast<unsigned char*>(counters_.reserve(counters_bytes(static_cast<int>(M))));
-  cuda_check(cudaMemsetAsync(counters, 0, counters_bytes(static_cast<int>(M)), stream), "cudaMemsetAsync (counters)");
-  const std::size_t profile_bytes = M * kDistanceBins * sizeof(double);
-
-  TopkArgs a;
-  a.raw = raw_.get();
-  a.elem = spec.elem;
-  a.num_heads = spec.num_heads;
-  a.seq_len = spec.seq_len;
-  a.key_mask = key_mask.empty() ? nullptr : static_cast<const std::uint8_t*>(key_mask_.get());
-  a.top_k = spec.top_k;
-  a.min_attn = spec.min_attn;
-  a.traced_heads = static_cast<const std::int32_t*>(traced_.get());
-  a.num_traced = static_cast<std::int32_t>(spec.traced.size());
-  a.mean_matrix = spec.mean_matrix();
-  a.max_matrix = spec.max_matrix();
-  a.tables = tables;
-  a.profile_sums = reinterpret_cast<double*>(counters);
-  a.rows_off = reinterpret_cast<unsigned long long*>(counters + profile_bytes);
-  a.bad_flag = reinterpret_cast<std::uint32_t*>(counters + profile_bytes + sizeof(std::uint64_t));
-  launch_row_topk(a, stream);
-  launch_finish_tables(tables, static_cast<std::int32_t>(M),
-                       is_bos.empty() ? nullptr : static_cast<const std::uint8_t*>(is_bos_.get()), spec.stop_at_bos,
-                       stream);
+  topk_args_.raw = raw_.get();
+  topk_args_.tables = tables_;
+  topk_args_.profile_sums = reinterpret_cast<double*>(counters);
+  topk_args_.rows_off = reinterpret_cast<unsigned long long*>(counters + profile_bytes);
+  topk_args_.bad_flag = reinterpret_cast<std::uint32_t*>(counters + profile_bytes + sizeof(std::uint64_t));
+  launch_row_topk(topk_args_, stream);
+  launch_finish_tables(tables_, matrices_dev_, l.rows(), is_bos_dev_, l.stop_at_bos, stream);
 }
 
 void Workspace::enqueue_fetch_checks(cudaStream_t stream) {
-  const std::size_t bytes = counters_bytes(spec_.num_matrices());
+  const std::size_t bytes = counters_bytes(tables_.num_matrices);
   void* host = counters_host_.reserve(bytes);
   cuda_check(cudaMemcpyAsync(host, counters_.get(), bytes, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (checks)");
 }
 
 LayerChecks Workspace::checks() const {
-  const int M = spec_.num_matrices();
+  const int M = tables_.num_matrices;
   const auto* host = static_cast<const unsigned char*>(counters_host_.get());
   const std::size_t profile_bytes = static_cast<std::size_t>(M) * kDistanceBins * sizeof(double);
   LayerChecks out;
@@ -129,57 +169,61 @@ LayerChecks Workspace::checks() const {
 void Workspace::enqueue_tables(const std::vector<const CandidateTable*>& tables, const std::vector<std::uint8_t>& is_bos,
                                bool stop_at_bos, cudaStream_t stream) {
   if (tables.empty()) throw std::invalid_argument("enqueue_tables: no tables");
-  spec_ = LayerSpec{};
-  spec_.seq_len = tables.front()->seq_len();
-  spec_.top_k = tables.front()->top_k();
-  spec_.stop_at_bos = stop_at_bos;
-  spec_.traced.assign(tables.size(), 0);  // only num_matrices() matters here
-  const std::size_t S = static_cast<std::size_t>(spec_.seq_len);
-  const std::size_t K = static_cast<std::size_t>(spec_.top_k);
-  const std::size_t M = tables.size();
-  std::vector<Candidate> entries(M * S * K);
-  std::vector<std::int32_t> counts(M * S);
-  for (std::size_t m = 0; m < M; ++m) {
+  LaunchLayout l;
+  l.top_k = tables.front()->top_k();
+  l.stop_at_bos = stop_at_bos;
+  l.is_bos = is_bos;
+  for (const CandidateTable* t : tables) {
+    if (t->top_k() != l.top_k) throw std::invalid_argument("enqueue_tables: tables of different top_k");
+    if (!is_bos.empty() && is_bos.size() < static_cast<std::size_t>(t->seq_len()))
+      throw std::invalid_argument("enqueue_tables: is_bos is shorter than a table");
+    MatrixDesc d;
+    d.seq_len = t->seq_len();
+    d.bos_offset = is_bos.empty() ? -1 : 0;
+    l.matrices.push_back(d);
+    l.row_begin.push_back(l.row_begin.back() + t->seq_len());
+  }
+  l.num_head_matrices = l.num_matrices();
+  const auto rows = static_cast<std::size_t>(l.rows());
+  const auto K = static_cast<std::size_t>(l.top_k);
+  std::vector<Candidate> entries(rows * K);
+  std::vector<std::int32_t> counts(rows);
+  for (std::size_t m = 0; m < tables.size(); ++m) {
     const CandidateTable& t = *tables[m];
-    if (t.seq_len() != spec_.seq_len || t.top_k() != spec_.top_k)
-      throw std::invalid_argument("enqueue_tables: tables of different shapes");
-    for (std::size_t i = 0; i < S; ++i) {
-      counts[m * S + i] = t.size(static_cast<std::int32_t>(i));
-      for (std::size_t r = 0; r < K; ++r) entries[(m * S + i) * K + r] = t.at(static_cast<std::int32_t>(i), static_cast<std::int32_t>(r));
+    const auto row0 = static_cast<std::size_t>(l.row_begin[m]);
+    for (std::int32_t i = 0; i < t.seq_len(); ++i) {
+      counts[row0 + i] = t.size(i);
+      for (std::size_t r = 0; r < K; ++r) entries[(row0 + i) * K + r] = t.at(i, static_cast<std::int32_t>(r));
     }
   }
-  DeviceTables d;
-  d.entries = entries_.reserve_as<Candidate>(M * S * K);
-  d.logp = logp_.reserve_as<double>(M * S * K);
-  d.count = count_.reserve_as<std::int32_t>(M * S);
-  d.end_mask = end_mask_.reserve_as<std::uint32_t>(M * S);
-  d.seq_len = spec_.seq_len;
-  d.top_k = spec_.top_k;
-  cuda_check(cudaMemcpyAsync(d.entries, entries.data(), entries.size() * sizeof(Candidate), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (entries)");
-  cuda_check(cudaMemcpyAsync(d.count, counts.data(), counts.size() * sizeof(std::int32_t), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (counts)");
-  if (!is_bos.empty()) upload(is_bos_, is_bos.data(), S, stream);
-  launch_finish_tables(d, static_cast<std::int32_t>(M), is_bos.empty() ? nullptr : static_cast<const std::uint8_t*>(is_bos_.get()),
-                       stop_at_bos, stream);
+  upload_descriptors(l, stream);
+  allocate_tables(l);
+  if (rows > 0) {
+    cuda_check(cudaMemcpyAsync(tables_.entries, entries.data(), entries.size() * sizeof(Candidate), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (entries)");
+    cuda_check(cudaMemcpyAsync(tables_.count, counts.data(), counts.size() * sizeof(std::int32_t), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (counts)");
+  }
+  launch_finish_tables(tables_, matrices_dev_, l.rows(), is_bos_dev_, stop_at_bos, stream);
   cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (tables)");  // host vectors go out of scope
 }
 
 std::vector<CandidateTable> Workspace::download_tables(cudaStream_t stream) const {
-  const std::size_t S = static_cast<std::size_t>(spec_.seq_len);
-  const std::size_t K = static_cast<std::size_t>(spec_.top_k);
-  const std::size_t M = static_cast<std::size_t>(spec_.num_matrices());
-  std::vector<Candidate> entries(M * S * K);
-  std::vector<std::int32_t> counts(M * S);
-  if (M * S > 0) {
-    cuda_check(cudaMemcpyAsync(entries.data(), entries_.get(), entries.size() * sizeof(Candidate), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (entries)");
-    cuda_check(cudaMemcpyAsync(counts.data(), count_.get(), counts.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (counts)");
+  const auto rows = static_cast<std::size_t>(row_begin_.back());
+  const auto K = static_cast<std::size_t>(top_k_);
+  std::vector<Candidate> entries(rows * K);
+  std::vector<std::int32_t> counts(rows);
+  if (rows > 0) {
+    cuda_check(cudaMemcpyAsync(entries.data(), tables_.entries, entries.size() * sizeof(Candidate), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (entries)");
+    cuda_check(cudaMemcpyAsync(counts.data(), tables_.count, counts.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (counts)");
   }
   cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (tables)");
   std::vector<CandidateTable> out;
-  for (std::size_t m = 0; m < M; ++m) {
-    CandidateTable t(spec_.seq_len, spec_.top_k);
-    for (std::size_t i = 0; i < S; ++i) {
-      t.set_size(static_cast<std::int32_t>(i), counts[m * S + i]);
-      std::memcpy(t.row_data(static_cast<std::int32_t>(i)), &entries[(m * S + i) * K], K * sizeof(Candidate));
+  for (std::size_t m = 0; m + 1 < row_begin_.size(); ++m) {
+    const auto row0 = static_cast<std::size_t>(row_begin_[m]);
+    const auto S = static_cast<std::int32_t>(row_begin_[m + 1] - row_begin_[m]);
+    CandidateTable t(S, top_k_);
+    for (std::int32_t i = 0; i < S; ++i) {
+      t.set_size(i, counts[row0 + i]);
+      std::memcpy(t.row_data(i), &entries[(row0 + i) * K], K * sizeof(Candidate));
     }
     out.push_back(std::move(t));
   }
@@ -214,12 +258,7 @@ void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchPara
   out.node_edge_attn = node_edge_attn_.reserve_as<float>(records);
 
   BeamArgs a;
-  a.tables.entries = static_cast<Candidate*>(entries_.get());
-  a.tables.logp = static_cast<double*>(logp_.get());
-  a.tables.count = static_cast<std::int32_t*>(count_.get());
-  a.tables.end_mask = static_cast<std::uint32_t*>(end_mask_.get());
-  a.tables.seq_len = spec_.seq_len;
-  a.tables.top_k = spec_.top_k;
+  a.tables = tables_;
   a.jobs = static_cast<const BeamJob*>(jobs_.get());
   a.num_jobs = static_cast<std::int32_t>(n);
   a.top_beam = params.top_beam;

@@ -1,13 +1,15 @@
 #pragma once
-// The device side of one unit of GPU work: the heads of one layer of one sequence, their candidate
-// tables, and batches of beam searches over those tables. Everything is enqueued on a caller's
-// stream; results are fetched after the stream's work completes. Device memory grows on demand and
-// is reused across units (the engine's memory cache); GpuEngine keeps one Workspace per stream.
+// The device side of one launch of GPU work: the packed heads of its units (one or more (sequence,
+// layer, head group), see launch_layout.hpp), their candidate tables, and batches of beam searches
+// over those tables. Everything is enqueued on a caller's stream; results are fetched after the
+// stream's work completes. Device memory grows on demand and is reused across launches (the
+// engine's memory cache); GpuEngine keeps one Workspace per stream.
 #include <array>
 #include <cstdint>
 #include <vector>
 
 #include "gpu/cuda_util.hpp"
+#include "gpu/launch_layout.hpp"
 #include "kernels/gpu_api.cuh"
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/decay_stats.hpp"
@@ -15,31 +17,11 @@
 
 namespace ratrace::gpu {
 
-// What one unit computes. Matrices are numbered: per-head matrices first (matrix t is head
-// traced[t] of the resident heads), then mean, then max.
-struct LayerSpec {
-  ElemType elem = ElemType::f32;
-  int num_heads = 0;  // resident heads
-  int seq_len = 0;
-  std::vector<std::int32_t> traced;
-  bool mean = false;
-  bool max = false;
-  int top_k = 5;
-  double min_attn = 0.0;
-  bool stop_at_bos = true;
-
-  int num_matrices() const { return static_cast<int>(traced.size()) + (mean ? 1 : 0) + (max ? 1 : 0); }
-  int mean_matrix() const { return mean ? static_cast<int>(traced.size()) : -1; }
-  int max_matrix() const { return max ? static_cast<int>(traced.size()) + (mean ? 1 : 0) : -1; }
-};
-
-std::size_t elem_size(ElemType elem);
-
-// Outcome of the value checks and the profiles of one unit.
+// Outcome of the value checks and the profiles of one launch.
 struct LayerChecks {
-  bool bad_values = false;
+  bool bad_values = false;  // somewhere in the launch
   std::int64_t rows_off = 0;
-  std::vector<std::array<double, kDistanceBins>> profile_sums;  // one per matrix
+  std::vector<std::array<double, kDistanceBins>> profile_sums;  // one per launch matrix
 };
 
 // One batch's paths in the SPEC §5 layout (offsets relative to the batch).
@@ -54,42 +36,57 @@ struct BatchResult {
 
 class Workspace {
  public:
-  // Device bytes of a unit's resident heads and tables, and of one job's search (for budgets).
-  static std::size_t layer_bytes(const LayerSpec& spec);
+  // Device bytes of a launch's resident heads, descriptors and tables, and of one job's search
+  // (for budgets).
+  static std::size_t launch_bytes(const LaunchLayout& layout);
   static std::size_t job_bytes(int target, int top_beam);
 
-  // Uploads the heads (num_heads * S * S elements; pinned host memory for a truly asynchronous
-  // copy), the key mask and BOS flags (empty = all valid / none) and enqueues the top-K pass.
-  void enqueue_layer(const LayerSpec& spec, const void* raw_host, const std::vector<std::uint8_t>& key_mask,
-                     const std::vector<std::uint8_t>& is_bos, cudaStream_t stream);
-  // Enqueues the device-to-host copy of the checks and profiles (call after enqueue_layer).
+  // Uploads the packed heads (layout.raw_elems elements at layout.unit_raw_offset; pinned host
+  // memory for a truly asynchronous copy), the masks, BOS flags and descriptors, and enqueues the
+  // top-K pass over every unit of the launch.
+  void enqueue_launch(const LaunchLayout& layout, const void* packed_host, cudaStream_t stream);
+  // Enqueues the device-to-host copy of the checks and profiles (call after enqueue_launch).
   void enqueue_fetch_checks(cudaStream_t stream);
   // Valid once the stream has passed enqueue_fetch_checks.
   LayerChecks checks() const;
 
-  // For tests and benchmarks: uploads ready-made host tables (same S and K) instead of
-  // enqueue_layer, and derives what the search needs from them.
+  // For tests and benchmarks: uploads ready-made host tables (same top_k; any seq_len each)
+  // instead of enqueue_launch, and derives what the search needs from them. Table m is matrix m;
+  // is_bos (empty = none) applies to every table and must cover the longest.
   void enqueue_tables(const std::vector<const CandidateTable*>& tables, const std::vector<std::uint8_t>& is_bos,
                       bool stop_at_bos, cudaStream_t stream);
-  // Copies the last layer's tables back (waits for the stream).
+  // Copies the last launch's tables back, one per launch matrix (waits for the stream).
   std::vector<CandidateTable> download_tables(cudaStream_t stream) const;
+  // For benchmarks: the arguments of the last top-K pass; valid until the next enqueue_launch.
+  const TopkArgs& last_topk_args() const { return topk_args_; }
 
-  // Enqueues the searches of `jobs` over the tables of the last layer. Jobs are run as given;
+  // Enqueues the searches of `jobs` over the tables of the last launch. Jobs are run as given;
   // callers sort them by target descending.
   void enqueue_batch(const std::vector<BeamJob>& jobs, const SearchParams& params, cudaStream_t stream);
   // Copies the last batch's paths back (waits for the stream).
   BatchResult fetch_batch(cudaStream_t stream);
 
  private:
-  LayerSpec spec_;
+  // Uploads the descriptors, row offsets, masks and BOS flags of `layout` (one copy) and points
+  // topk_args_ / tables_ at them.
+  void upload_descriptors(const LaunchLayout& layout, cudaStream_t stream);
+  void allocate_tables(const LaunchLayout& layout);
+
+  std::vector<std::int64_t> row_begin_{0};  // host copy of the last launch's table rows per matrix
+  int top_k_ = 0;
   int num_jobs_ = 0;
-  // layer
-  DeviceBuffer raw_, key_mask_, is_bos_, traced_, entries_, logp_, count_, end_mask_, counters_;
+  TopkArgs topk_args_;
+  DeviceTables tables_;
+  const MatrixDesc* matrices_dev_ = nullptr;
+  const std::uint8_t* is_bos_dev_ = nullptr;
+  bool stop_at_bos_ = true;
+  // launch
+  DeviceBuffer raw_, small_, entries_, logp_, count_, end_mask_, counters_;
   // batch
   DeviceBuffer jobs_, arena_, stubs_, path_count_, node_count_, scan_temp_;
   DeviceBuffer path_begin_, score_raw_, score_norm_, node_begin_, node_position_, node_edge_attn_;
   // pinned staging
-  PinnedBuffer layer_staging_, job_staging_, counters_host_;
+  PinnedBuffer small_staging_, job_staging_, counters_host_;
 };
 
 }  // namespace ratrace::gpu

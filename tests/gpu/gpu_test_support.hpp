@@ -2,12 +2,17 @@
 // Helpers of the GPU tests: skip without a GPU, run one stage on the device synchronously.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "gpu/cuda_util.hpp"
+#include "gpu/launch_layout.hpp"
 #include "gpu/workspace.hpp"
+#include "ratrace/detail/packed_layout.hpp"
 #include "ratrace/beam_search.hpp"
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/engine.hpp"
@@ -28,7 +33,7 @@ struct Heads {
   gpu::ElemType elem = gpu::ElemType::f32;
   int num_heads = 0;
   int seq_len = 0;
-  std::vector<unsigned char> raw;     // as stored: [H][S][S]
+  std::vector<unsigned char> raw;     // as stored: dense [H][S][S] (run_launch packs it)
   std::vector<std::vector<float>> widened;  // per head [S][S], exactly what the GPU reads
 
   const float* head(int h) const { return widened[static_cast<std::size_t>(h)].data(); }
@@ -61,30 +66,87 @@ inline Heads make_heads(const std::vector<std::vector<float>>& matrices, int seq
   return h;
 }
 
+// One unit of a test launch: some heads of one layer and what is traced over them.
+struct UnitInput {
+  const Heads* heads = nullptr;
+  std::vector<int> traced;
+  bool mean = false;
+  bool max = false;
+  std::vector<std::uint8_t> key_mask;
+};
+
+struct LaunchRun {
+  gpu::LaunchLayout layout;
+  std::vector<std::vector<CandidateTable>> tables;              // [unit][local matrix]
+  std::vector<std::vector<std::array<double, kDistanceBins>>> profiles;  // [unit][local matrix]
+  gpu::LayerChecks checks;
+};
+
+// Runs one top-K launch over several units (one element type) as the engine does: packed lower
+// triangles laid out by make_launch_layout, one enqueue_launch.
+inline LaunchRun run_launch(const std::vector<UnitInput>& units, int top_k, double min_attn) {
+  gpu::LaunchSpec spec;
+  spec.elem = units.front().heads->elem;
+  spec.top_k = top_k;
+  spec.min_attn = min_attn;
+  for (const UnitInput& u : units) {
+    gpu::UnitSpec s;
+    s.num_heads = u.heads->num_heads;
+    s.seq_len = u.heads->seq_len;
+    s.traced.assign(u.traced.begin(), u.traced.end());
+    s.mean = u.mean;
+    s.max = u.max;
+    s.key_mask = u.key_mask;
+    spec.units.push_back(std::move(s));
+  }
+  LaunchRun run;
+  run.layout = gpu::make_launch_layout(spec);
+  const std::size_t esize = gpu::elem_size(spec.elem);
+  std::vector<unsigned char> packed(static_cast<std::size_t>(run.layout.raw_elems) * esize + 1);
+  for (std::size_t k = 0; k < units.size(); ++k) {
+    const Heads& h = *units[k].heads;
+    const std::int64_t S = h.seq_len;
+    for (int r = 0; r < h.num_heads; ++r)
+      detail::pack_lower_triangle(h.raw.data() + static_cast<std::size_t>(r * S * S) * esize, S, esize,
+                                  packed.data() + static_cast<std::size_t>(run.layout.unit_raw_offset[k] +
+                                                                           r * detail::packed_matrix_elems(S)) * esize);
+  }
+  gpu::Stream stream;
+  gpu::Workspace ws;
+  ws.enqueue_launch(run.layout, packed.data(), stream.get());
+  ws.enqueue_fetch_checks(stream.get());
+  stream.sync();
+  run.checks = ws.checks();
+  std::vector<CandidateTable> all = ws.download_tables(stream.get());
+  for (std::size_t k = 0; k < units.size(); ++k) {
+    run.tables.emplace_back();
+    run.profiles.emplace_back();
+    for (const std::int32_t m : run.layout.unit_matrices[k]) {
+      run.tables.back().push_back(all[static_cast<std::size_t>(m)]);
+      run.profiles.back().push_back(run.checks.profile_sums[static_cast<std::size_t>(m)]);
+    }
+  }
+  return run;
+}
+
 struct TopkRun {
   std::vector<CandidateTable> tables;  // per matrix (traced heads, then mean, then max)
-  gpu::LayerChecks checks;
+  gpu::LayerChecks checks;             // profile_sums in the same order
 };
 
 inline TopkRun run_topk(const Heads& heads, const std::vector<int>& traced, bool mean, bool max, int top_k,
                         double min_attn, const std::vector<std::uint8_t>& key_mask = {}) {
-  gpu::LayerSpec spec;
-  spec.elem = heads.elem;
-  spec.num_heads = heads.num_heads;
-  spec.seq_len = heads.seq_len;
-  spec.traced = traced;
-  spec.mean = mean;
-  spec.max = max;
-  spec.top_k = top_k;
-  spec.min_attn = min_attn;
-  gpu::Stream stream;
-  gpu::Workspace ws;
-  ws.enqueue_layer(spec, heads.raw.data(), key_mask, {}, stream.get());
-  ws.enqueue_fetch_checks(stream.get());
-  stream.sync();
+  UnitInput u;
+  u.heads = &heads;
+  u.traced = traced;
+  u.mean = mean;
+  u.max = max;
+  u.key_mask = key_mask;
+  LaunchRun launch = run_launch({u}, top_k, min_attn);
   TopkRun run;
-  run.checks = ws.checks();
-  run.tables = ws.download_tables(stream.get());
+  run.tables = std::move(launch.tables[0]);
+  run.checks = launch.checks;
+  run.checks.profile_sums = launch.profiles[0];
   return run;
 }
 
@@ -93,7 +155,7 @@ struct Job {
   int target;
 };
 
-// Runs `jobs` over host tables on the GPU; results in job order.
+// Runs `jobs` over host tables (any lengths, one top_k) on the GPU; results in job order.
 inline std::vector<std::vector<PathResult>> run_beams(const std::vector<const CandidateTable*>& tables,
                                                       const std::vector<Job>& jobs,
                                                       const std::vector<std::uint8_t>& is_bos,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "gpu_test_support.hpp"
@@ -31,15 +32,11 @@ SearchParams make_params(int B, int K, const char* norm, bool stop_at_bos) {
   return p;
 }
 
-// Runs `targets` of each table on both sides and compares as verify does; returns near-ties.
-std::int64_t compare_searches(const std::vector<CandidateTable>& tables, const std::vector<int>& targets,
-                              const std::vector<std::uint8_t>& is_bos, const SearchParams& params,
-                              const std::string& what) {
+// Runs `jobs` on both sides and compares as verify does; returns near-ties.
+std::int64_t compare_jobs(const std::vector<CandidateTable>& tables, const std::vector<Job>& jobs,
+                          const std::vector<std::uint8_t>& is_bos, const SearchParams& params, const std::string& what) {
   std::vector<const CandidateTable*> ptrs;
   for (const CandidateTable& t : tables) ptrs.push_back(&t);
-  std::vector<Job> jobs;
-  for (int m = 0; m < static_cast<int>(tables.size()); ++m)
-    for (const int t : targets) jobs.push_back(Job{m, t});
   const auto gpu_paths = run_beams(ptrs, jobs, is_bos, params);
   TraceResults cpu, gpu;
   const std::uint8_t* bos = is_bos.empty() ? nullptr : is_bos.data();
@@ -55,6 +52,16 @@ std::int64_t compare_searches(const std::vector<CandidateTable>& tables, const s
   EXPECT_EQ(r.mismatches, 0) << what << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
   if (r.near_ties > 0) std::printf("  [%s] %lld near-ties\n", what.c_str(), static_cast<long long>(r.near_ties));
   return r.near_ties;
+}
+
+// Runs `targets` of each table on both sides and compares as verify does; returns near-ties.
+std::int64_t compare_searches(const std::vector<CandidateTable>& tables, const std::vector<int>& targets,
+                              const std::vector<std::uint8_t>& is_bos, const SearchParams& params,
+                              const std::string& what) {
+  std::vector<Job> jobs;
+  for (int m = 0; m < static_cast<int>(tables.size()); ++m)
+    for (const int t : targets) jobs.push_back(Job{m, t});
+  return compare_jobs(tables, jobs, is_bos, params, what);
 }
 
 std::vector<int> all_targets(int S) {
@@ -148,5 +155,31 @@ TEST(GpuBeamSearch, WorkedExampleKnownAnswer) {
   for (std::size_t r = 0; r < cpu.size(); ++r) {
     EXPECT_EQ(gpu[r].positions, cpu[r].positions) << r;
     EXPECT_TRUE(scores_agree(gpu[r].score_norm, cpu[r].score_norm)) << r;
+  }
+}
+
+// One batch over tables of different lengths (as the engine batches short sequences): each job
+// reads its own matrix's rows (row_begin), whatever the lengths of the others.
+TEST(GpuBeamSearch, TablesOfDifferentLengthsShareOneBatch) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(22);
+  const int lengths[] = {1, 7, 130, 64, 2, 300, 33};
+  const int longest = 300;
+  std::vector<std::uint8_t> is_bos(longest, 0);
+  for (int j = 0; j < longest; ++j) is_bos[j] = j == 0 || std::uniform_real_distribution<>(0, 1)(rng) < 0.05;
+  for (const auto& [B, K] : {std::pair{5, 5}, std::pair{3, 8}, std::pair{32, 32}}) {
+    std::vector<CandidateTable> tables;
+    std::vector<Job> jobs;
+    for (int m = 0; m < static_cast<int>(std::size(lengths)); ++m) {
+      const int S = lengths[m];
+      const std::vector<float> a = random_matrix(S, rng, m % 2 ? 8 : 0);
+      tables.push_back(build_candidate_table(a.data(), S, nullptr, K, 0.0));
+      for (int t = 0; t < S; ++t) jobs.push_back(Job{m, t});
+    }
+    // Longest searches first, as the engine orders a launch's jobs.
+    std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.target > b.target; });
+    for (const bool stop : {true, false})
+      compare_jobs(tables, jobs, is_bos, make_params(B, K, "avg_logprob", stop),
+                   fmt::format("mixed lengths B={} K={} stop={}", B, K, stop));
   }
 }

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <random>
 
 #include "gpu_test_support.hpp"
 #include "ratrace/corpus_reader.hpp"
@@ -40,10 +41,8 @@ SynthOptions small_corpus(AttnDtype dtype) {
   return o;
 }
 
-void expect_engines_agree(const Scenario& s) {
-  ratrace::testing::TempDir dir;
-  const std::string path = dir.file("corpus.h5");
-  write_synthetic_corpus(path, s.synth);
+// Runs both engines on the corpus at `path` and compares results, profiles and row-sum tallies.
+void expect_engines_agree_on(const std::string& path, const Scenario& s) {
   const CorpusReader reader(path);
   TraceRequest request;
   request.input = path;
@@ -70,6 +69,29 @@ void expect_engines_agree(const Scenario& s) {
   EXPECT_EQ(p.mismatches, 0) << s.name << ": " << (p.first_mismatches.empty() ? "" : p.first_mismatches[0]);
   EXPECT_EQ(gpu.row_sums.rows_checked, cpu.row_sums.rows_checked) << s.name;
   EXPECT_EQ(gpu.row_sums.rows_off, cpu.row_sums.rows_off) << s.name;
+}
+
+void expect_engines_agree(const Scenario& s) {
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("corpus.h5");
+  write_synthetic_corpus(path, s.synth);
+  expect_engines_agree_on(path, s);
+}
+
+// L x H random causal heads of length S as float32 values (NaN above the diagonal: never read).
+std::vector<float> random_layers(int L, int H, int S, std::mt19937_64& rng) {
+  std::vector<float> a;
+  for (int m = 0; m < L * H; ++m) {
+    const std::vector<float> head = gpu_test::random_matrix(S, rng, m % 3 == 0 ? 8 : 0);
+    a.insert(a.end(), head.begin(), head.end());
+  }
+  return a;
+}
+
+std::vector<std::uint16_t> to_bits(const std::vector<float>& a, bool bf16) {
+  std::vector<std::uint16_t> bits(a.size());
+  for (std::size_t k = 0; k < a.size(); ++k) bits[k] = bf16 ? synth::float_to_bfloat16_bits(a[k]) : synth::float_to_half_bits(a[k]);
+  return bits;
 }
 
 }  // namespace
@@ -127,8 +149,11 @@ TEST(GpuEngine, SmallMemoryBoundSplitsHeadsAndJobsWithoutChangingResults) {
   s.synth.num_sequences = 1;
   s.synth.min_len = s.synth.max_len = 64;
   s.heads = "all";
-  s.gpu_mem = 2 * 80 * 1024;  // 80 KiB per stream: head groups of ~2, and many job batches
+  // 44 KiB per stream: head groups of 2 packed 64 x 64 float32 heads (4 need ~62 KiB), one unit
+  // per launch, and job batches of a few searches each.
+  s.gpu_mem = 2 * 44 * 1024;
   expect_engines_agree(s);
+  // 150 KiB: both layers' mean units (~45 KiB each) share one launch; its 256 jobs run in batches.
   s.heads = "mean,1";
   s.gpu_mem = 2 * 150 * 1024;
   expect_engines_agree(s);
@@ -192,4 +217,102 @@ TEST(GpuEngine, DescribesItsDevice) {
   RATRACE_REQUIRE_GPU();
   const auto engine = make_gpu_engine(GpuOptions{});
   EXPECT_EQ(engine->device_description(), "gpu: " + query_gpu().name);
+}
+
+// Short sequences of several lengths and dtypes in one corpus: the engine batches consecutive units
+// of one element type into shared launches (and starts a new launch at each change of type);
+// results must not change, with or without a memory bound that splits the launches.
+TEST(GpuEngine, ShortSequencesOfMixedLengthsAndDtypesShareLaunches) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("mixed.h5");
+  std::mt19937_64 rng(31);
+  const int L = 3, H = 4;
+  {
+    ratrace::testing::CorpusBuilder b(path);
+    const auto dims = [&](int S) {
+      return std::vector<hsize_t>{static_cast<hsize_t>(L), static_cast<hsize_t>(H), static_cast<hsize_t>(S), static_cast<hsize_t>(S)};
+    };
+    const auto ids = [](int S) {
+      std::vector<std::int64_t> t(static_cast<std::size_t>(S));
+      for (int i = 0; i < S; ++i) t[i] = i % 7 == 0 ? 1 : 10 + i;  // BOS id 1 here and there
+      return t;
+    };
+    const auto mask = [](int S) {
+      std::vector<std::int8_t> m(static_cast<std::size_t>(S), 1);
+      for (int i = 1; i < S; i += 5) m[i] = 0;
+      return m;
+    };
+    b.sequence("a").attention_f16_bits(dims(12), to_bits(random_layers(L, H, 12, rng), false)).token_ids(ids(12));
+    b.sequence("b").attention_f16_bits(dims(40), to_bits(random_layers(L, H, 40, rng), false)).token_ids(ids(40)).mask(mask(40));
+    b.sequence("c").attention_f16_bits(dims(1), to_bits(random_layers(L, H, 1, rng), false));
+    b.sequence("d").attention_f32(dims(25), random_layers(L, H, 25, rng)).token_ids(ids(25));
+    b.sequence("e").attention_bf16_bits(dims(33), to_bits(random_layers(L, H, 33, rng), true)).mask(mask(33));
+    std::vector<float> f = random_layers(L, H, 30, rng);
+    b.sequence("f").attention_f64(dims(30), std::vector<double>(f.begin(), f.end())).token_ids(ids(30));
+    b.sequence("g").attention_f16_bits(dims(70), to_bits(random_layers(L, H, 70, rng), false)).token_ids(ids(70));
+    b.attr_int("bos_token_id", 1);
+  }
+  Scenario s;
+  s.name = "mixed, all heads + mean + max";
+  s.heads = "all,mean,max";
+  expect_engines_agree_on(path, s);
+  s.name = "mixed, per-head subset";
+  s.heads = "2,0";
+  s.targets = "-1,0";  // sequence c has a single token
+  s.params.top_beam = 3;
+  s.params.top_k = 7;
+  expect_engines_agree_on(path, s);
+  s.name = "mixed, tight memory bound";
+  s.heads = "mean,1";
+  s.targets = "all";
+  s.gpu_mem = 2 * 120 * 1024;  // 120 KiB per stream: launches of a few units, split job batches
+  expect_engines_agree_on(path, s);
+}
+
+// Bad values in several places of one launch: the error is the CPU reference's (the first bad
+// element in plan order: sequence, layer, then the heads in the order the CPU reads them).
+TEST(GpuEngine, BadValueOrderAcrossSequencesAndHeadsIsTheCpuOrder) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("bad2.h5");
+  const int L = 2, H = 3, S = 9;
+  const auto good = [&] {
+    std::vector<float> a(static_cast<std::size_t>(L) * H * S * S, 0.0f);
+    for (int m = 0; m < L * H; ++m)
+      for (int i = 0; i < S; ++i) a[(static_cast<std::size_t>(m) * S + i) * S] = 1.0f;
+    return a;
+  };
+  const auto at = [&](int layer, int head, int i, int j) { return ((static_cast<std::size_t>(layer) * H + head) * S + i) * S + j; };
+  std::vector<float> a = good(), b = good();
+  a[at(1, 0, 6, 2)] = std::numeric_limits<float>::quiet_NaN();
+  a[at(1, 2, 3, 1)] = -1.0f;
+  b[at(0, 1, 4, 4)] = std::numeric_limits<float>::infinity();
+  {
+    ratrace::testing::CorpusBuilder builder(path);
+    const std::vector<hsize_t> dims = {static_cast<hsize_t>(L), static_cast<hsize_t>(H), S, S};
+    builder.sequence("a").attention_f32(dims, a);
+    builder.sequence("b").attention_f32(dims, b);
+  }
+  const CorpusReader reader(path);
+  for (const char* heads : {"mean", "2,0", "0,2", "1", "max,1"}) {
+    TraceRequest request;
+    request.input = path;
+    request.layers = "all";
+    request.heads = heads;
+    const PlannedTrace planned = plan_trace(reader, request);
+    std::string cpu_message, gpu_message;
+    try {
+      make_cpu_engine(1)->run(reader, planned.plan, request.params, {});
+    } catch (const InputError& e) {
+      cpu_message = e.what();
+    }
+    try {
+      make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, {});
+    } catch (const InputError& e) {
+      gpu_message = e.what();
+    }
+    EXPECT_FALSE(cpu_message.empty()) << heads;
+    EXPECT_EQ(gpu_message, cpu_message) << heads;
+  }
 }

@@ -196,3 +196,89 @@ TEST(GpuRowTopK, RowSumTallyMatchesTheCpu) {
   EXPECT_EQ(run_topk(heads, {0, 1}, false, false, 5, 0.0).checks.rows_off, cpu.rows_off) << "per head";
   EXPECT_EQ(run_topk(heads, {}, true, true, 5, 0.0).checks.rows_off, cpu.rows_off) << "aggregate";
 }
+
+// One launch over units of several lengths and kinds, as the engine batches short sequences: each
+// unit's tables, profiles, row-sum tally and value checks equal the CPU's on that unit alone.
+TEST(GpuRowTopK, OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(18);
+  struct Shape {
+    int S, H;
+    std::vector<int> traced;
+    bool mean, max, mask;
+  };
+  // Per-head units trace all their resident heads (as the engine stages them); S from 1 to more
+  // than 4 warps x 32 columns; aggregates with and without per-head matrices.
+  const std::vector<Shape> shapes = {{33, 2, {1, 0}, false, false, true},  {1, 2, {0, 1}, false, false, false},
+                                     {97, 4, {}, true, true, true},        {64, 2, {0, 1}, false, false, false},
+                                     {200, 3, {2}, true, false, false},    {5, 5, {4, 0}, false, true, true},
+                                     {300, 1, {0}, false, false, true},    {2, 3, {}, false, true, false}};
+  for (const ElemType elem : {ElemType::f32, ElemType::f16, ElemType::bf16}) {
+    std::vector<Heads> heads;
+    heads.reserve(shapes.size());  // UnitInput keeps pointers
+    std::vector<UnitInput> units;
+    for (const Shape& sh : shapes) {
+      heads.push_back(make_heads(random_heads(sh.H, sh.S, rng, elem == ElemType::f32 ? 0 : 16), sh.S, elem));
+      UnitInput u;
+      u.heads = &heads.back();
+      u.traced = sh.traced;
+      u.mean = sh.mean;
+      u.max = sh.max;
+      if (sh.mask) u.key_mask = random_mask(sh.S, rng);
+      units.push_back(u);
+    }
+    const int K = 6;
+    const LaunchRun run = run_launch(units, K, 0.0);
+    EXPECT_FALSE(run.checks.bad_values) << elem_name(elem);
+    RowSumTally cpu_tally;
+    for (std::size_t k = 0; k < shapes.size(); ++k) {
+      const Shape& sh = shapes[k];
+      const Heads& h = heads[k];
+      const std::uint8_t* mask = units[k].key_mask.empty() ? nullptr : units[k].key_mask.data();
+      std::vector<std::vector<float>> matrices;
+      for (const int t : sh.traced) matrices.push_back(h.widened[static_cast<std::size_t>(t)]);
+      HeadAggregate agg(sh.S, true, true);
+      for (int r = 0; r < sh.H; ++r) agg.add_head(h.head(r));
+      if (sh.mean) matrices.push_back(agg.mean(sh.H));
+      if (sh.max) matrices.push_back(agg.max());
+      for (int r = 0; r < sh.H; ++r) check_attention_values(h.head(r), sh.S, "test", cpu_tally);  // every head is checked once
+      ASSERT_EQ(run.tables[k].size(), matrices.size());
+      for (std::size_t m = 0; m < matrices.size(); ++m) {
+        const std::string what = fmt::format("{} unit {} (S={}) matrix {}", elem_name(elem), k, sh.S, m);
+        expect_same_table(build_candidate_table(matrices[m].data(), sh.S, mask, K, 0.0), run.tables[k][m], what);
+        AttentionProfile cpu{};
+        accumulate_attention_profile(matrices[m].data(), sh.S, cpu);
+        for (int b = 0; b < kDistanceBins; ++b)
+          EXPECT_NEAR(run.profiles[k][m][b], cpu.sum[b], 1e-9 * std::abs(cpu.sum[b])) << what << " bin " << b;
+      }
+    }
+    EXPECT_EQ(run.checks.rows_off, cpu_tally.rows_off) << elem_name(elem);
+  }
+}
+
+// A bad value in any unit of a launch raises the launch's flag; values above the diagonal never
+// travel (packed layout), so a NaN there raises nothing.
+TEST(GpuRowTopK, BadValueInAnyUnitOfALaunchIsFlagged) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(19);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const ElemType elem : {ElemType::f32, ElemType::f16}) {
+    for (int bad_unit = -1; bad_unit < 3; ++bad_unit) {
+      const int lengths[] = {40, 17, 70};
+      std::vector<Heads> heads;
+      heads.reserve(3);
+      std::vector<UnitInput> units;
+      for (int k = 0; k < 3; ++k) {
+        std::vector<std::vector<float>> m = random_heads(2, lengths[k], rng);  // NaN above the diagonal
+        if (k == bad_unit) m[1][static_cast<std::size_t>(lengths[k] - 1) * lengths[k] + 3] = -0.5f;
+        heads.push_back(make_heads(m, lengths[k], elem));
+        UnitInput u;
+        u.heads = &heads.back();
+        if (k == 1) u.mean = true;
+        else u.traced = {0, 1};
+        units.push_back(u);
+      }
+      EXPECT_EQ(run_launch(units, 5, 0.0).checks.bad_values, bad_unit >= 0) << elem_name(elem) << " bad unit " << bad_unit;
+    }
+  }
+}
