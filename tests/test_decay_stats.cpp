@@ -43,17 +43,6 @@ std::size_t row_of(const DecayStats& stats, int layer, int head) {
   return 0;
 }
 
-TEST(DistanceBin, PowersOfTwo) {
-  EXPECT_EQ(distance_bin(1), 0);
-  EXPECT_EQ(distance_bin(2), 1);
-  EXPECT_EQ(distance_bin(3), 1);
-  EXPECT_EQ(distance_bin(4), 2);
-  EXPECT_EQ(distance_bin(7), 2);
-  EXPECT_EQ(distance_bin(8), 3);
-  EXPECT_EQ(distance_bin(100), 6);
-  EXPECT_EQ(distance_bin(1 << 20), 20);
-}
-
 TEST(AttentionProfile, SumsEachDistanceBand) {
   // 4 x 4 lower-triangular matrix; the upper part holds junk that must not be read.
   const std::vector<float> m = {

@@ -14,21 +14,41 @@ inline void cuda_check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err));
 }
 
-// Device memory that only grows: a buffer is reallocated when a later unit needs more, and is
-// otherwise reused across units and batches (the engine's cache of device memory).
-class DeviceBuffer {
+// How GrowingBuffer allocates: device memory, or page-locked host memory (for truly asynchronous
+// copies).
+struct DeviceAllocator {
+  static void* allocate(std::size_t bytes) {
+    void* p = nullptr;
+    cuda_check(cudaMalloc(&p, bytes), "cudaMalloc");
+    return p;
+  }
+  static void deallocate(void* p) { cudaFree(p); }
+};
+struct PinnedAllocator {
+  static void* allocate(std::size_t bytes) {
+    void* p = nullptr;
+    cuda_check(cudaMallocHost(&p, bytes), "cudaMallocHost");
+    return p;
+  }
+  static void deallocate(void* p) { cudaFreeHost(p); }
+};
+
+// Memory that only grows: a buffer is reallocated when a later unit needs more, and is otherwise
+// reused across units and batches (the engine's cache of memory).
+template <class Allocator>
+class GrowingBuffer {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  ~DeviceBuffer() { release(); }
+  GrowingBuffer() = default;
+  GrowingBuffer(const GrowingBuffer&) = delete;
+  GrowingBuffer& operator=(const GrowingBuffer&) = delete;
+  GrowingBuffer(GrowingBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  ~GrowingBuffer() { release(); }
 
   // Ensures room for `bytes`; the contents are not kept when it grows.
   void* reserve(std::size_t bytes) {
     if (bytes > bytes_) {
       release();
-      cuda_check(cudaMalloc(&ptr_, bytes), "cudaMalloc");
+      ptr_ = Allocator::allocate(bytes);
       bytes_ = bytes;
     }
     return ptr_;
@@ -40,7 +60,7 @@ class DeviceBuffer {
   void* get() const { return ptr_; }
   std::size_t capacity() const { return bytes_; }
   void release() {
-    if (ptr_ != nullptr) cudaFree(ptr_);
+    if (ptr_ != nullptr) Allocator::deallocate(ptr_);
     ptr_ = nullptr;
     bytes_ = 0;
   }
@@ -50,38 +70,8 @@ class DeviceBuffer {
   std::size_t bytes_ = 0;
 };
 
-// Page-locked host memory (for truly asynchronous copies), grown like DeviceBuffer.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  ~PinnedBuffer() { release(); }
-
-  void* reserve(std::size_t bytes) {
-    if (bytes > bytes_) {
-      release();
-      cuda_check(cudaMallocHost(&ptr_, bytes), "cudaMallocHost");
-      bytes_ = bytes;
-    }
-    return ptr_;
-  }
-  template <class T>
-  T* reserve_as(std::size_t count) {
-    return static_cast<T*>(reserve(count * sizeof(T)));
-  }
-  void* get() const { return ptr_; }
-  void release() {
-    if (ptr_ != nullptr) cudaFreeHost(ptr_);
-    ptr_ = nullptr;
-    bytes_ = 0;
-  }
-
- private:
-  void* ptr_ = nullptr;
-  std::size_t bytes_ = 0;
-};
+using DeviceBuffer = GrowingBuffer<DeviceAllocator>;
+using PinnedBuffer = GrowingBuffer<PinnedAllocator>;
 
 class Stream {
  public:

@@ -9,18 +9,13 @@
 #include <tuple>
 
 #include "ratrace/detail/scoring.hpp"
+#include "util/head_label.hpp"
 
 namespace ratrace {
 namespace {
 
-std::string head_name(int head) {
-  if (head == kHeadMean) return "mean";
-  if (head == kHeadMax) return "max";
-  return std::to_string(head);
-}
-
 std::string job_name(const JobKey& k) {
-  return fmt::format("sequence {} layer {} head {} target {}", k.seq_index, k.layer, head_name(k.head), k.target);
+  return fmt::format("sequence {} layer {} head {} target {}", k.seq_index, k.layer, head_label(k.head), k.target);
 }
 
 std::string path_text(const PathResult& p) {
@@ -154,7 +149,7 @@ ProfileReport compare_profiles(const std::vector<AttentionProfile>& reference,
     ++report.mismatches;
     if (report.first_mismatches.size() < max_listed)
       report.first_mismatches.push_back(
-          fmt::format("profile of sequence {} layer {} head {}: {}", r.seq_index, r.layer, head_name(r.head), problem));
+          fmt::format("profile of sequence {} layer {} head {}: {}", r.seq_index, r.layer, head_label(r.head), problem));
   }
   return report;
 }
