@@ -329,11 +329,11 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
     const std::size_t shared = H * threads * sizeof(double);
     if (shared > kSharedLimit)
       throw std::runtime_error("too many heads for the aggregate kernel: " + std::to_string(a.max_aggregate_heads));
-    if (shared > 48 * 1024) {
-      const cudaError_t err = cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                   static_cast<int>(shared));
-      if (err != cudaSuccess) throw std::runtime_error(std::string("cudaFuncSetAttribute: ") + cudaGetErrorString(err));
-    }
+    // Always: the default maximum is 48 KiB minus the kernel's static shared memory (2.5 KiB here),
+    // so a request of 46 to 48 KiB (46 to 48 heads at 128 threads) would fail without it too.
+    const cudaError_t err = cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(shared));
+    if (err != cudaSuccess) throw std::runtime_error(std::string("cudaFuncSetAttribute: ") + cudaGetErrorString(err));
     aggregate_topk_kernel<E><<<grid_of(a.aggregate_rows, "aggregate_topk_kernel"), threads, shared, stream>>>(a);
     check_launch("aggregate_topk_kernel");
   }

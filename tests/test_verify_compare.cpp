@@ -9,10 +9,12 @@
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/engine.hpp"
 #include "ratrace/results.hpp"
+#include "run/trace_run.hpp"
 #include "ratrace/synth.hpp"
 #include "support/cli_runner.hpp"
 #include "support/corpus_builder.hpp"
 #include "verify/compare.hpp"
+#include "verify/host_probe.hpp"
 #include "verify/near_tie_probe.hpp"
 #include "verify/sample_plan.hpp"
 
@@ -107,6 +109,49 @@ TEST(VerifyCompare, SwapOfClearlyDifferentScoresIsAMismatch) {
   EXPECT_EQ(r.near_ties, 0);
 }
 
+TEST(VerifyCompare, APathTwiceInPlaceOfAnotherIsAMismatch) {
+  // The GPU returned rank 0 twice and lost rank 1: every GPU path is a reference path, but the sets differ.
+  const std::vector<PathResult> paths = two_paths();
+  const CompareReport r = compare_results(one_job(kJob, paths), one_job(kJob, {paths[0], paths[0]}), SearchParams{});
+  EXPECT_EQ(r.mismatches, 1);
+  EXPECT_EQ(r.near_ties, 0);
+}
+
+TEST(VerifyCompare, SwapOfExactTiesFromTheSameEdgesIsAMismatchUnlessTheProbeFindsANearTie) {
+  // Same edge weights in the same order: every device scores both paths bit-identically, so the
+  // stable order decides (SPEC §2) and a swap is a real tie-order error.
+  const PathResult a = make_path({9, 5, 0}, {0.5f, 0.5f});
+  const PathResult b = make_path({9, 4, 0}, {0.5f, 0.5f});
+  ASSERT_EQ(a.score_norm, b.score_norm);
+  const TraceResults cpu = one_job(kJob, {a, b}), gpu = one_job(kJob, {b, a});
+  EXPECT_EQ(compare_results(cpu, gpu, SearchParams{}).mismatches, 1);
+  EXPECT_EQ(compare_results(cpu, gpu, SearchParams{}, [](const JobKey&) { return false; }).mismatches, 1);
+  // An earlier near-tie in the search (which the probe finds) may change their append order.
+  const CompareReport r = compare_results(cpu, gpu, SearchParams{}, [](const JobKey&) { return true; });
+  EXPECT_EQ(r.mismatches, 0);
+  EXPECT_EQ(r.near_ties, 1);
+}
+
+TEST(VerifyCompare, SwapOfExactTiesFromDifferentEdgesIsANearTie) {
+  // Equal on the host, but from other edges: another device's log may order them either way.
+  const PathResult a = make_path({9, 5, 0}, {0.5f, 0.25f});
+  const PathResult b = make_path({9, 4, 0}, {0.25f, 0.5f});
+  ASSERT_EQ(a.score_norm, b.score_norm);
+  const CompareReport r = compare_results(one_job(kJob, {a, b}), one_job(kJob, {b, a}), SearchParams{});
+  EXPECT_EQ(r.mismatches, 0);
+  EXPECT_EQ(r.near_ties, 1);
+}
+
+TEST(VerifyCompare, AJobTwiceInTheGpuResultsIsAMismatch) {
+  const TraceResults cpu = one_job(kJob, two_paths());
+  TraceResults gpu = one_job(kJob, two_paths());
+  gpu.append(kJob, two_paths());
+  const CompareReport r = compare_results(cpu, gpu, SearchParams{});
+  EXPECT_EQ(r.mismatches, 1);
+  ASSERT_EQ(r.first_mismatches.size(), 1u);
+  EXPECT_NE(r.first_mismatches[0].find("more than once"), std::string::npos) << r.first_mismatches[0];
+}
+
 TEST(VerifyCompare, OtherPathIsANearTieOnlyWhenTheProbeSaysSoAndThePathIsSound) {
   const std::vector<PathResult> cpu_paths = two_paths();
   std::vector<PathResult> gpu_paths = cpu_paths;
@@ -135,6 +180,14 @@ TEST(VerifyCompare, OtherPathIsANearTieOnlyWhenTheProbeSaysSoAndThePathIsSound) 
   bad = gpu_paths;
   bad[1].positions[0] = 8;
   EXPECT_EQ(compare_results(cpu, one_job(kJob, bad), SearchParams{}, yes).mismatches, 1);
+
+  // Nor, when the candidates are known, one with an edge that is no candidate of the job's matrix.
+  const auto only_cpu_edges = [](const JobKey&, std::int32_t from, std::int32_t to, float) {
+    return (from == 9 && (to == 5 || to == 4)) || ((from == 5 || from == 4) && to == 0);
+  };
+  EXPECT_EQ(compare_results(cpu, gpu, SearchParams{}, yes, 5, only_cpu_edges).mismatches, 1);
+  const auto any_edge = [](const JobKey&, std::int32_t, std::int32_t, float) { return true; };
+  EXPECT_EQ(compare_results(cpu, gpu, SearchParams{}, yes, 5, any_edge).near_ties, 1);
 }
 
 TEST(VerifyCompare, MissingJobIsAMismatchAndExtraJobsAreIgnored) {
@@ -218,6 +271,34 @@ TEST(NearTieProbe, TerminalRanking) {
   // Both orders end at 0 in step 2: tied terminal paths with different edge orders.
   const CandidateTable t = table_of(5, 4, {{4, {{3, 0.5f}, {2, 0.25f}}}, {3, {{0, 0.25f}}}, {2, {{0, 0.5f}}}});
   EXPECT_TRUE(search_has_near_tie(t.ref(), 4, nullptr, beams(2)));
+}
+
+TEST(HostNearTieProbe, KnowsTheCandidatesOfEachJobsMatrix) {
+  // One layer of two 4 x 4 heads; mean = average of the two.
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("in.h5");
+  const std::vector<float> a = {1, 0, 0, 0, /**/ 1, 0, 0, 0, /**/ 0.5f, 0.5f, 0, 0, /**/ 0.25f, 0.75f, 0, 0,
+                                1, 0, 0, 0, /**/ 1, 0, 0, 0, /**/ 0.5f, 0.5f, 0, 0, /**/ 0.75f, 0, 0.25f, 0};
+  {
+    ratrace::testing::CorpusBuilder b(path);
+    b.sequence("s").attention_f32({1, 2, 4, 4}, a);
+  }
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  request.heads = "0,mean";
+  const PlannedTrace planned = plan_trace(reader, request);
+  HostNearTieProbe probe(reader, planned.plan, request.params);
+  const JobKey head0{0, 0, 0, 3}, mean{0, 0, kHeadMean, 3};
+  EXPECT_TRUE(probe.is_candidate(head0, 3, 1, 0.75f));
+  EXPECT_TRUE(probe.is_candidate(head0, 3, 0, 0.25f));
+  EXPECT_FALSE(probe.is_candidate(head0, 3, 2, 0.25f));   // head 1's edge
+  EXPECT_FALSE(probe.is_candidate(head0, 3, 1, 0.5f));    // right key, other weight
+  EXPECT_TRUE(probe.is_candidate(mean, 3, 0, 0.5f));      // (0.25 + 0.75) / 2
+  EXPECT_TRUE(probe.is_candidate(mean, 3, 1, 0.375f));
+  EXPECT_TRUE(probe.is_candidate(mean, 3, 2, 0.125f));
+  EXPECT_FALSE(probe.is_candidate(mean, 2, 2, 0.5f));     // the diagonal is never a candidate
+  EXPECT_FALSE(probe.is_candidate(mean, 7, 0, 0.5f));     // no such row
 }
 
 TEST(SamplePlan, PicksExactlyNJobsDeterministically) {

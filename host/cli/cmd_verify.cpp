@@ -56,8 +56,9 @@ int run_verify_command(const VerifyCommand& cmd) {
              gpu_seconds, cpu_jobs, cpu_seconds);
 
   HostNearTieProbe probe(reader, planned.plan, request.params);
-  const CompareReport report =
-      compare_results(cpu_out.results, gpu_out.results, request.params, [&](const JobKey& k) { return probe(k); });
+  const CompareReport report = compare_results(
+      cpu_out.results, gpu_out.results, request.params, [&](const JobKey& k) { return probe(k); }, 5,
+      [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
   const ProfileReport profiles = compare_profiles(cpu_out.profiles, gpu_out.profiles);
 
   for (const std::string& line : report.first_mismatches) fmt::print("mismatch: {}\n", line);

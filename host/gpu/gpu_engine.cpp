@@ -22,8 +22,8 @@
 //
 // Two launches are in flight, each with its own stream, pinned host buffer and device workspace:
 // while launch n's copy and kernels run, the host thread reads launch n+1 from HDF5 into the other
-// pinned buffer (reading dominates, so the GPU work hides behind it), and collects launch n-1's
-// results when it reuses that slot.
+// pinned buffer (reading dominates, so the GPU work hides behind it), and collects launch n-2's
+// results (that slot's previous launch) before reusing the slot for launch n.
 //
 // Choices, documented:
 // - Only the causal half travels: each head is read whole from HDF5 into a staging buffer and its
@@ -431,8 +431,6 @@ class GpuEngine final : public Engine {
       const Launch& launch = *slot.launch;
       const LaunchLayout& layout = launch.layout;
       const cudaStream_t stream = slot.stream.get();
-      slot.workspace.enqueue_launch(layout, slot.raw_host.get(), stream);
-      slot.workspace.enqueue_fetch_checks(stream);
 
       // Jobs of every matrix of the launch, longest searches first; batches bounded by the memory
       // left beside the tables.
@@ -453,6 +451,29 @@ class GpuEngine final : public Engine {
       const std::size_t room = slot_budget_ > launch_bytes ? slot_budget_ - launch_bytes : 0;
 
       const std::size_t scan_bytes = gpu::scan_temp_bytes(static_cast<std::int64_t>(jobs.size()), params_.top_beam);
+
+      // The workspace's buffers only grow: what an earlier launch of this slot left beyond this
+      // launch's needs (longer heads, a larger arena) adds to them. Release such leftovers when they
+      // would take the slot past its bound by more than a small slack; the stream is idle here
+      // (harvest() synchronised it).
+      std::size_t batch_need = 0;
+      if (!jobs.empty()) {
+        std::size_t all = scan_bytes;
+        for (const HostJob& j : jobs) all += Workspace::job_bytes(j.job.target, params_.top_beam);
+        batch_need = std::min(all, std::max(room, scan_bytes + Workspace::job_bytes(jobs.front().job.target, params_.top_beam)));
+      }
+      Workspace& ws = slot.workspace;
+      const std::size_t launch_over = ws.launch_bytes_held() > launch_bytes ? ws.launch_bytes_held() - launch_bytes : 0;
+      const std::size_t batch_over = ws.batch_bytes_held() > batch_need ? ws.batch_bytes_held() - batch_need : 0;
+      const std::size_t slack = slot_budget_ / 16;
+      if (launch_bytes + batch_need + launch_over + batch_over > slot_budget_ + slack) {
+        if (launch_over > slack / 2) ws.release_launch_buffers();
+        if (batch_over > slack / 2) ws.release_batch_buffers();
+      }
+
+      ws.enqueue_launch(layout, slot.raw_host.get(), stream);
+      ws.enqueue_fetch_checks(stream);
+
       std::size_t k = 0;
       while (k < jobs.size()) {
         std::vector<BeamJob> batch;

@@ -267,6 +267,27 @@ void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchPara
   launch_beam_batch(a, scratch, out, stream);
 }
 
+std::size_t Workspace::launch_bytes_held() const {
+  return raw_.capacity() + small_.capacity() + entries_.capacity() + logp_.capacity() + count_.capacity() +
+         end_mask_.capacity() + counters_.capacity();
+}
+
+std::size_t Workspace::batch_bytes_held() const {
+  return jobs_.capacity() + arena_.capacity() + stubs_.capacity() + path_count_.capacity() + node_count_.capacity() +
+         scan_temp_.capacity() + path_begin_.capacity() + score_raw_.capacity() + score_norm_.capacity() +
+         node_begin_.capacity() + node_position_.capacity() + node_edge_attn_.capacity();
+}
+
+void Workspace::release_launch_buffers() {
+  for (DeviceBuffer* b : {&raw_, &small_, &entries_, &logp_, &count_, &end_mask_, &counters_}) b->release();
+}
+
+void Workspace::release_batch_buffers() {
+  for (DeviceBuffer* b : {&jobs_, &arena_, &stubs_, &path_count_, &node_count_, &scan_temp_, &path_begin_, &score_raw_,
+                          &score_norm_, &node_begin_, &node_position_, &node_edge_attn_})
+    b->release();
+}
+
 BatchResult Workspace::fetch_batch(cudaStream_t stream) {
   BatchResult r;
   if (num_jobs_ == 0) {

@@ -66,6 +66,14 @@ class Workspace {
   // Copies the last batch's paths back (waits for the stream).
   BatchResult fetch_batch(cudaStream_t stream);
 
+  // Device bytes held by the launch buffers (heads, tables, descriptors, counters) and by the batch
+  // buffers (jobs, arenas, paths). Buffers only grow, so what an earlier, differently shaped launch
+  // left behind counts against the next one; release them only while the stream is idle.
+  std::size_t launch_bytes_held() const;
+  std::size_t batch_bytes_held() const;
+  void release_launch_buffers();
+  void release_batch_buffers();
+
  private:
   // Uploads the descriptors, row offsets, masks and BOS flags of `layout` (one copy) and points
   // topk_args_ / tables_ at them.

@@ -37,28 +37,46 @@ bool same_path(const PathResult& a, const PathResult& b) {
   return same_nodes(a, b) && scores_agree(a.score_raw, b.score_raw) && scores_agree(a.score_norm, b.score_norm);
 }
 
-// The same set of paths, with order differences only between paths whose scores agree.
+// Same edge weights in the same order (p0 aside): every device computes their scores bit-identically.
+bool same_edge_weights(const PathResult& a, const PathResult& b) {
+  return a.edge_attn.size() == b.edge_attn.size() && !a.edge_attn.empty() &&
+         std::memcmp(a.edge_attn.data() + 1, b.edge_attn.data() + 1, (a.edge_attn.size() - 1) * sizeof(float)) == 0;
+}
+
+// The same set of paths (each reference path exactly once), with order differences only between
+// paths whose scores agree. Exactly equal scores computed from the same edge weights are no excuse:
+// there the stable order decides (SPEC §2), so such a swap is left to the near-tie probe.
 bool reordered_near_ties(const std::vector<PathResult>& ref, const std::vector<PathResult>& cand) {
   if (ref.size() != cand.size()) return false;
   std::vector<std::size_t> where(cand.size());
+  std::vector<bool> taken(ref.size(), false);
   for (std::size_t r = 0; r < cand.size(); ++r) {
     const auto it = std::find_if(ref.begin(), ref.end(), [&](const PathResult& p) { return same_path(p, cand[r]); });
     if (it == ref.end()) return false;
     where[r] = static_cast<std::size_t>(it - ref.begin());
+    if (taken[where[r]]) return false;  // a path twice, another one missing
+    taken[where[r]] = true;
   }
   for (std::size_t r = 0; r < cand.size(); ++r)
-    for (std::size_t s = r + 1; s < cand.size(); ++s)
-      if (where[r] > where[s] && !scores_agree(ref[where[r]].score_norm, ref[where[s]].score_norm)) return false;
+    for (std::size_t s = r + 1; s < cand.size(); ++s) {
+      if (where[r] < where[s]) continue;
+      const PathResult& x = ref[where[r]];
+      const PathResult& y = ref[where[s]];
+      if (!scores_agree(x.score_norm, y.score_norm)) return false;
+      if (x.score_norm == y.score_norm && same_edge_weights(x, y)) return false;
+    }
   return true;
 }
 
-// A path that the search could have produced: from the target down, scored from its own edges.
-bool path_sound(const PathResult& p, int target, const SearchParams& params) {
-  if (p.positions.empty() || p.positions.size() != p.edge_attn.size() || p.positions[0] != target) return false;
+// A path that the search could have produced: from the target down, along real candidate edges
+// (when `is_candidate` is given), scored from its own edges.
+bool path_sound(const PathResult& p, const JobKey& key, const SearchParams& params, const CandidateCheck& is_candidate) {
+  if (p.positions.empty() || p.positions.size() != p.edge_attn.size() || p.positions[0] != key.target) return false;
   if (!std::isnan(p.edge_attn[0])) return false;
   double raw = 0.0;
   for (std::size_t k = 1; k < p.positions.size(); ++k) {
     if (!(p.positions[k] < p.positions[k - 1]) || p.positions[k] < 0 || !(p.edge_attn[k] > 0.0f)) return false;
+    if (is_candidate && !is_candidate(key, p.positions[k - 1], p.positions[k], p.edge_attn[k])) return false;
     raw += detail::edge_logprob(p.edge_attn[k]);
   }
   const int edges = static_cast<int>(p.positions.size()) - 1;
@@ -84,15 +102,18 @@ bool scores_agree(double a, double b) {
 }
 
 CompareReport compare_results(const TraceResults& reference, const TraceResults& candidate, const SearchParams& params,
-                              const NearTieProbe& probe, std::size_t max_listed) {
-  std::map<JobKey, std::size_t> cand_index;
-  for (std::size_t k = 0; k < candidate.num_jobs(); ++k) cand_index.emplace(candidate.jobs[k], k);
-
+                              const NearTieProbe& probe, std::size_t max_listed,
+                              const CandidateCheck& is_candidate) {
   CompareReport report;
   const auto mismatch = [&](std::string line) {
     ++report.mismatches;
     if (report.first_mismatches.size() < max_listed) report.first_mismatches.push_back(std::move(line));
   };
+  // SPEC §5: each job at most once. A job the GPU returned twice is a mismatch of its own.
+  std::map<JobKey, std::size_t> cand_index;
+  for (std::size_t k = 0; k < candidate.num_jobs(); ++k)
+    if (!cand_index.emplace(candidate.jobs[k], k).second)
+      mismatch(fmt::format("{}: appears more than once in the gpu results", job_name(candidate.jobs[k])));
   for (std::size_t k = 0; k < reference.num_jobs(); ++k) {
     const JobKey& key = reference.jobs[k];
     ++report.jobs_compared;
@@ -113,7 +134,7 @@ CompareReport compare_results(const TraceResults& reference, const TraceResults&
       continue;
     }
     const bool sound = !cand.empty() && std::all_of(cand.begin(), cand.end(), [&](const PathResult& p) {
-      return path_sound(p, key.target, params);
+      return path_sound(p, key, params, is_candidate);
     });
     if (sound && probe && probe(key)) {
       ++report.near_ties;

@@ -18,6 +18,9 @@ bool scores_agree(double a, double b);
 // Whether the search of one job passed a near-tie at a cut or ranking boundary (see
 // near_tie_probe.hpp). Used only for jobs whose results differ.
 using NearTieProbe = std::function<bool(const JobKey&)>;
+// Whether (to, attn) is one of the candidates C(from) of the job's matrix (SPEC §1.1). Given, it
+// limits the probe's excuse to paths made of real candidate edges.
+using CandidateCheck = std::function<bool(const JobKey&, std::int32_t from, std::int32_t to, float attn)>;
 
 struct CompareReport {
   std::int64_t jobs_compared = 0;
@@ -30,13 +33,15 @@ struct CompareReport {
 // more jobs: the reference may be a sample). A job matches when it has the same paths in the same
 // order (positions, and edge weights bit for bit) with scores that agree. A differing job is a
 // near-tie when
-//   - both hold the same paths, ordered differently only between paths whose scores agree, or
+//   - both hold the same paths, ordered differently only between paths whose scores agree (but
+//     not between exactly equal scores from the same edge weights: the stable order decides), or
 //   - `probe` (if given) says the job's search had a near-tie, and every candidate path is sound:
-//     starts at the target, strictly decreasing positions, and its scores are those of its edge
-//     weights under `params`;
-// otherwise it is a mismatch.
+//     starts at the target, strictly decreasing positions, its scores are those of its edge
+//     weights under `params`, and (when `is_candidate` is given) every edge is a real candidate;
+// otherwise it is a mismatch. A job that `candidate` holds more than once is a mismatch too.
 CompareReport compare_results(const TraceResults& reference, const TraceResults& candidate, const SearchParams& params,
-                              const NearTieProbe& probe = {}, std::size_t max_listed = 5);
+                              const NearTieProbe& probe = {}, std::size_t max_listed = 5,
+                              const CandidateCheck& is_candidate = {});
 
 struct ProfileReport {
   std::int64_t compared = 0;

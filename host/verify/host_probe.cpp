@@ -16,6 +16,18 @@ bool HostNearTieProbe::operator()(const JobKey& key) {
   return false;
 }
 
+bool HostNearTieProbe::is_candidate(const JobKey& key, std::int32_t from, std::int32_t to, float attn) {
+  for (const SequencePlan& seq : plan_.sequences) {
+    if (seq.seq_index != key.seq_index) continue;
+    const CandidateTable& table = table_of(seq, key.layer, key.head);
+    if (from < 0 || from >= table.seq_len()) return false;
+    for (std::int32_t r = 0; r < table.size(from); ++r)
+      if (table.at(from, r).pos == to && table.at(from, r).attn == attn) return true;
+    return false;
+  }
+  return false;
+}
+
 const CandidateTable& HostNearTieProbe::table_of(const SequencePlan& seq, int layer, int head) {
   const auto key = std::make_tuple(seq.seq_index, layer, head);
   const auto it = tables_.find(key);

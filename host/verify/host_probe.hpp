@@ -20,6 +20,8 @@ class HostNearTieProbe {
 
   // Whether the search of job `key` passes a near-tie (search_has_near_tie). Tables are cached.
   bool operator()(const JobKey& key);
+  // Whether (to, attn) is a candidate of row `from` in job `key`'s table (CandidateCheck).
+  bool is_candidate(const JobKey& key, std::int32_t from, std::int32_t to, float attn);
 
  private:
   const CandidateTable& table_of(const SequencePlan& seq, int layer, int head);

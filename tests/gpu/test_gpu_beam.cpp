@@ -45,9 +45,16 @@ std::int64_t compare_jobs(const std::vector<CandidateTable>& tables, const std::
     cpu.append(key, beam_search(tables[jobs[k].matrix].ref(), jobs[k].target, bos, params));
     gpu.append(key, gpu_paths[k]);
   }
-  const CompareReport r = compare_results(cpu, gpu, params, [&](const JobKey& key) {
-    return search_has_near_tie(tables[key.head].ref(), key.target, bos, params);
-  });
+  const auto is_candidate = [&](const JobKey& key, std::int32_t from, std::int32_t to, float attn) {
+    const CandidateTable& t = tables[key.head];
+    for (std::int32_t r = 0; r < t.size(from); ++r)
+      if (t.at(from, r).pos == to && t.at(from, r).attn == attn) return true;
+    return false;
+  };
+  const CompareReport r = compare_results(
+      cpu, gpu, params,
+      [&](const JobKey& key) { return search_has_near_tie(tables[key.head].ref(), key.target, bos, params); }, 5,
+      is_candidate);
   EXPECT_EQ(r.jobs_compared, static_cast<std::int64_t>(jobs.size()));
   EXPECT_EQ(r.mismatches, 0) << what << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
   if (r.near_ties > 0) std::printf("  [%s] %lld near-ties\n", what.c_str(), static_cast<long long>(r.near_ties));

@@ -58,8 +58,9 @@ void expect_engines_agree_on(const std::string& path, const Scenario& s) {
 
   EXPECT_EQ(gpu.results.num_jobs(), cpu.results.num_jobs()) << s.name;
   HostNearTieProbe probe(reader, planned.plan, s.params);
-  const CompareReport r =
-      compare_results(cpu.results, gpu.results, s.params, [&](const JobKey& k) { return probe(k); });
+  const CompareReport r = compare_results(
+      cpu.results, gpu.results, s.params, [&](const JobKey& k) { return probe(k); }, 5,
+      [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
   EXPECT_EQ(r.jobs_compared, planned.plan.num_jobs()) << s.name;
   EXPECT_EQ(r.mismatches, 0) << s.name << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
   if (r.near_ties) std::printf("  [%s] %lld near-ties\n", s.name.c_str(), static_cast<long long>(r.near_ties));

@@ -117,6 +117,30 @@ TEST(GpuRowTopK, OnlyMeanOrOnlyMax) {
   expect_same_table(build_candidate_table(max.data(), S, nullptr, 5, 0.0), only_max.tables[0], "max only");
 }
 
+// Head counts around the aggregate kernel's shared-memory steps: 46..48 heads need 46..48 KiB of
+// dynamic shared memory beside 2.5 KiB of static (over the 48 KiB default), 260 heads fewer threads.
+TEST(GpuRowTopK, MeanAndMaxOverManyHeads) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(20);
+  for (const int H : {45, 46, 47, 48, 49, 260}) {
+    const int S = 40;
+    const Heads heads = make_heads(random_heads(H, S, rng, H % 2 ? 0 : 8), S, ElemType::f16);
+    const TopkRun run = run_topk(heads, {H - 1}, true, true, 6, 0.0);
+    ASSERT_EQ(run.tables.size(), 3u) << H;
+    EXPECT_FALSE(run.checks.bad_values) << H;
+    HeadAggregate agg(S, true, true);
+    for (int h = 0; h < H; ++h) agg.add_head(heads.head(h));
+    const std::vector<float> mean = agg.mean(H), max = agg.max();
+    const std::string what = fmt::format("H={}", H);
+    expect_same_table(build_candidate_table(heads.head(H - 1), S, nullptr, 6, 0.0), run.tables[0], what + " head");
+    expect_same_table(build_candidate_table(mean.data(), S, nullptr, 6, 0.0), run.tables[1], what + " mean");
+    expect_same_table(build_candidate_table(max.data(), S, nullptr, 6, 0.0), run.tables[2], what + " max");
+    RowSumTally cpu;
+    for (int h = 0; h < H; ++h) check_attention_values(heads.head(h), S, "test", cpu);
+    EXPECT_EQ(run.checks.rows_off, cpu.rows_off) << what;
+  }
+}
+
 TEST(GpuRowTopK, LongRows4096) {
   RATRACE_REQUIRE_GPU();
   std::mt19937_64 rng(14);
