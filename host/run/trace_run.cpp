@@ -89,7 +89,10 @@ std::unique_ptr<Engine> choose_engine(const TraceRequest& request) {
   } else if (request.device != "auto") {
     throw UsageError(fmt::format("--device '{}': expected auto, cpu or gpu", request.device));
   }
-  if (!gpu.usable) return make_cpu_engine(request.threads);
+  if (!gpu.usable) {
+    fmt::print(stderr, "ratrace: no usable GPU ({}): using the CPU reference engine\n", gpu.reason);
+    return make_cpu_engine(request.threads);
+  }
   GpuOptions options;
   options.mem_limit_bytes = request.gpu_mem_bytes;
   return make_gpu_engine(options);
