@@ -97,6 +97,29 @@ std::vector<std::uint16_t> to_bits(const std::vector<float>& a, bool bf16) {
 
 }  // namespace
 
+
+// The InputError messages of the CPU and the GPU engine for all layers of `heads` ("" if none).
+static std::pair<std::string, std::string> bad_value_messages(const CorpusReader& reader, const std::string& path,
+                                                       const char* heads) {
+  TraceRequest request;
+  request.input = path;
+  request.layers = "all";
+  request.heads = heads;
+  const PlannedTrace planned = plan_trace(reader, request);
+  std::string cpu_message, gpu_message;
+  try {
+    make_cpu_engine(1)->run(reader, planned.plan, request.params, {});
+  } catch (const InputError& e) {
+    cpu_message = e.what();
+  }
+  try {
+    make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, {});
+  } catch (const InputError& e) {
+    gpu_message = e.what();
+  }
+  return {cpu_message, gpu_message};
+}
+
 TEST(GpuEngine, AgreesWithCpuOnEveryDtype) {
   RATRACE_REQUIRE_GPU();
   for (const AttnDtype d : {AttnDtype::float16, AttnDtype::bfloat16, AttnDtype::float32, AttnDtype::float64}) {
@@ -191,22 +214,7 @@ TEST(GpuEngine, BadValueMessageIsTheCpuMessage) {
   }
   const CorpusReader reader(path);
   for (const char* heads : {"mean", "2", "0,2,max"}) {
-    TraceRequest request;
-    request.input = path;
-    request.layers = "all";
-    request.heads = heads;
-    const PlannedTrace planned = plan_trace(reader, request);
-    std::string cpu_message, gpu_message;
-    try {
-      make_cpu_engine(1)->run(reader, planned.plan, request.params, {});
-    } catch (const InputError& e) {
-      cpu_message = e.what();
-    }
-    try {
-      make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, {});
-    } catch (const InputError& e) {
-      gpu_message = e.what();
-    }
+    const auto [cpu_message, gpu_message] = bad_value_messages(reader, path, heads);
     EXPECT_FALSE(cpu_message.empty()) << heads;
     EXPECT_EQ(gpu_message, cpu_message) << heads;
     EXPECT_NE(gpu_message.find("layer 1 head 2"), std::string::npos) << gpu_message;
@@ -297,22 +305,7 @@ TEST(GpuEngine, BadValueOrderAcrossSequencesAndHeadsIsTheCpuOrder) {
   }
   const CorpusReader reader(path);
   for (const char* heads : {"mean", "2,0", "0,2", "1", "max,1"}) {
-    TraceRequest request;
-    request.input = path;
-    request.layers = "all";
-    request.heads = heads;
-    const PlannedTrace planned = plan_trace(reader, request);
-    std::string cpu_message, gpu_message;
-    try {
-      make_cpu_engine(1)->run(reader, planned.plan, request.params, {});
-    } catch (const InputError& e) {
-      cpu_message = e.what();
-    }
-    try {
-      make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, {});
-    } catch (const InputError& e) {
-      gpu_message = e.what();
-    }
+    const auto [cpu_message, gpu_message] = bad_value_messages(reader, path, heads);
     EXPECT_FALSE(cpu_message.empty()) << heads;
     EXPECT_EQ(gpu_message, cpu_message) << heads;
   }
