@@ -100,7 +100,7 @@ std::vector<std::uint16_t> to_bits(const std::vector<float>& a, bool bf16) {
 
 // The InputError messages of the CPU and the GPU engine for all layers of `heads` ("" if none).
 static std::pair<std::string, std::string> bad_value_messages(const CorpusReader& reader, const std::string& path,
-                                                       const char* heads) {
+                                                              const char* heads) {
   TraceRequest request;
   request.input = path;
   request.layers = "all";
