@@ -551,15 +551,7 @@ class GpuEngine final : public Engine {
         if (!checked.emplace(u->seq, u->layer).second) continue;
         const SequencePlan& seq = *u->seq;
         const SequenceInfo& info = reader_.sequences()[seq.seq_index];
-        const bool aggregate = std::find(seq.heads.begin(), seq.heads.end(), kHeadMean) != seq.heads.end() ||
-                               std::find(seq.heads.begin(), seq.heads.end(), kHeadMax) != seq.heads.end();
-        std::vector<int> order;
-        if (aggregate) {
-          for (int h = 0; h < info.num_heads; ++h) order.push_back(h);
-        } else {
-          for (const int h : seq.heads)
-            if (std::find(order.begin(), order.end(), h) == order.end()) order.push_back(h);
-        }
+        const std::vector<int> order = seq.heads_read(info.num_heads);
         const std::string label = reader_.dataset_label(seq.seq_index, "attention");
         head.resize(static_cast<std::size_t>(seq.seq_len) * seq.seq_len);
         for (const int h : order) {

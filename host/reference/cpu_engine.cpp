@@ -117,15 +117,7 @@ class CpuEngine final : public Engine {
       std::vector<float> buffer(static_cast<std::size_t>(S) * S);
       const std::string label = reader.dataset_label(seq.seq_index, "attention");
 
-      // With an aggregate every head is read (and checked); otherwise each planned head once.
-      std::vector<int> heads_to_read;
-      if (aggregate) {
-        for (int h = 0; h < info.num_heads; ++h) heads_to_read.push_back(h);
-      } else {
-        for (const int h : seq.heads)
-          if (std::find(heads_to_read.begin(), heads_to_read.end(), h) == heads_to_read.end()) heads_to_read.push_back(h);
-      }
-      for (const int h : heads_to_read) {
+      for (const int h : seq.heads_read(info.num_heads)) {
         reader.read_heads(seq.seq_index, layer, h, 1, buffer.data());
         check_attention_values(buffer.data(), S, fmt::format("{} layer {} head {}", label, layer, h), out.row_sums);
         std::vector<std::function<void()>> tasks;

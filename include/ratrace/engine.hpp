@@ -23,6 +23,11 @@ struct SequencePlan {
   std::vector<int> targets;  // resolved, non-negative
   std::vector<std::uint8_t> key_mask;  // empty = all keys valid
   std::vector<std::uint8_t> is_bos;    // empty = no BOS positions
+
+  bool has_aggregate() const;  // mean or max among the heads
+  // The heads a layer's trace reads and checks, in order: every head when an aggregate is traced,
+  // else each planned head once. Both engines follow it, so bad-value errors name the same head.
+  std::vector<int> heads_read(int num_heads) const;
 };
 
 struct TracePlan {
