@@ -132,7 +132,7 @@ void BM_CpuEngineRun(benchmark::State& state) {
     plan.sequences.push_back(sp);
   }
   auto engine = make_cpu_engine(static_cast<int>(state.range(0)));
-  for (auto _ : state) benchmark::DoNotOptimize(engine->run(reader, plan, SearchParams{}, nullptr));
+  for (auto _ : state) benchmark::DoNotOptimize(run_collect(*engine, reader, plan, SearchParams{}, nullptr));
   state.counters["jobs_per_s"] =
       benchmark::Counter(static_cast<double>(plan.num_jobs()), benchmark::Counter::kIsIterationInvariantRate);
 }

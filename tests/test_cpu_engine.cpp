@@ -191,7 +191,7 @@ TEST(CpuEngine, HandWrittenCorpusKnownAnswers) {
   auto engine = make_cpu_engine(2);
   EXPECT_EQ(engine->device_description(), "cpu (2 threads)");
   EXPECT_EQ(make_cpu_engine(1)->device_description(), "cpu (1 thread)");
-  const TraceOutput out = engine->run(reader, plan, params, [&](std::int64_t d, std::int64_t t) { progress.emplace_back(d, t); });
+  const TraceOutput out = run_collect(*engine, reader, plan, params, [&](std::int64_t d, std::int64_t t) { progress.emplace_back(d, t); });
 
   // Plan order: head in plan order, then target in plan order.
   const std::vector<JobKey> want_jobs = {{0, 1, 2, 5}, {0, 1, 2, 3}, {0, 1, kHeadMean, 5}, {0, 1, kHeadMean, 3},
@@ -250,7 +250,7 @@ TEST(CpuEngine, MaskAndBosComeFromThePlan) {
   TracePlan plan;
   plan.sequences = {sp};
   const SearchParams params = small_params();
-  const TraceOutput out = make_cpu_engine(1)->run(reader, plan, params, nullptr);
+  const TraceOutput out = run_collect(*make_cpu_engine(1), reader, plan, params, nullptr);
   const CandidateTable table = build_candidate_table(a.head(1, 0), 6, sp.key_mask.data(), 3, 0.0);
   const auto want = beam_search(table.ref(), 5, sp.is_bos.data(), params);
   expect_same_paths(out.results.job_paths(0), want, "masked");
@@ -278,13 +278,13 @@ TEST(CpuEngine, BadValuesInAnyHeadReadAreErrorsNamingLayerAndHead) {
 
   sp.heads = {0, 2};  // head 1 is never read
   plan.sequences = {sp};
-  EXPECT_EQ(engine->run(reader, plan, small_params(), nullptr).results.num_jobs(), 2u);
+  EXPECT_EQ(run_collect(*engine, reader, plan, small_params(), nullptr).results.num_jobs(), 2u);
 
   for (const int aggregate : {kHeadMean, kHeadMax}) {
     sp.heads = {aggregate};  // needs every head
     plan.sequences = {sp};
     try {
-      engine->run(reader, plan, small_params(), nullptr);
+      run_collect(*engine, reader, plan, small_params(), nullptr);
       ADD_FAILURE() << "no error for a NaN in head 1";
     } catch (const InputError& e) {
       EXPECT_EQ(std::string(e.what()),
@@ -330,7 +330,7 @@ TEST(CpuEngine, SyntheticCorpusSameOutputForAnyThreadCount) {
   params.top_beam = 3;
 
   std::vector<std::int64_t> progress;
-  const TraceOutput one = make_cpu_engine(1)->run(reader, plan, params, [&](std::int64_t done, std::int64_t total) {
+  const TraceOutput one = run_collect(*make_cpu_engine(1), reader, plan, params, [&](std::int64_t done, std::int64_t total) {
     EXPECT_EQ(total, plan.num_matrices());
     progress.push_back(done);
   });
@@ -341,7 +341,7 @@ TEST(CpuEngine, SyntheticCorpusSameOutputForAnyThreadCount) {
   ASSERT_EQ(one.profiles.size(), static_cast<std::size_t>(plan.num_matrices()));
   for (const int threads : {2, 4}) {
     SCOPED_TRACE(threads);
-    expect_identical(make_cpu_engine(threads)->run(reader, plan, params, nullptr), one);
+    expect_identical(run_collect(*make_cpu_engine(threads), reader, plan, params, nullptr), one);
   }
 
   // Plan order, and each single-head job equals the stages run directly on what the reader gives.

@@ -118,6 +118,43 @@ TEST_F(TraceCli, BadValuesInRowsReadAreErrors) {
   EXPECT_EQ(run_cli("trace " + in + " -o " + out + " --heads all --device cpu").exit_code, 0);
 }
 
+// Neither tokens nor token_ids: the results store no tokens (all token_begin entries 0).
+TEST_F(TraceCli, ACorpusWithoutTokensTraces) {
+  {
+    const std::vector<float> two_heads = tiny_attention();
+    CorpusBuilder b(in);
+    b.sequence("s0").attention_f32({1, 1, 4, 4}, std::vector<float>(two_heads.begin(), two_heads.begin() + 16));
+  }
+  ASSERT_EQ(run_cli("trace " + in + " -o " + out + " --device cpu").exit_code, 0);
+  const ResultsFile f = read_results_file(out);
+  EXPECT_EQ(f.token_begin, (std::vector<std::int64_t>{0, 0}));
+  EXPECT_FALSE(f.token_ids.has_value());
+  EXPECT_FALSE(f.tokens.has_value());
+  EXPECT_EQ(f.results.num_jobs(), 1u);
+}
+
+// The results file is written while the engine runs: a bad value met after earlier batches were
+// written still leaves neither a results file nor a temporary one.
+TEST_F(TraceCli, ABadValueLateInTheRunLeavesNoFileAfterBatchesWereWritten) {
+  constexpr int kHeads = 65, kLen = 64;  // 65 x 64 = 4160 jobs: the CPU engine writes them as a batch first
+  std::vector<float> good(static_cast<std::size_t>(kHeads) * kLen * kLen, 0.0f);
+  for (int h = 0; h < kHeads; ++h)
+    for (int i = 0; i < kLen; ++i)
+      for (int j = 0; j <= i; ++j) good[(static_cast<std::size_t>(h) * kLen + i) * kLen + j] = 1.0f / (i + 1);
+  std::vector<float> bad = good;
+  bad[(static_cast<std::size_t>(kHeads - 1) * kLen + 5) * kLen + 2] = NAN;
+  {
+    CorpusBuilder b(in);
+    b.sequence("s0").attention_f32({1, kHeads, kLen, kLen}, good);
+    b.sequence("s1").attention_f32({1, kHeads, kLen, kLen}, bad);
+  }
+  EXPECT_EQ(run_cli("trace " + in + " -o " + out + " --heads all --targets all --sequences 0 --device cpu").exit_code, 0);
+  EXPECT_EQ(read_results_file(out).results.num_jobs(), static_cast<std::size_t>(kHeads * kLen));
+  fs::remove(out);
+  expect_bad(in + " -o " + out + " --heads all --targets all --device cpu --threads 1 --no-stop-at-bos",
+             {"/sequences/s1/attention", "head 64", "row 5", "column 2"});
+}
+
 TEST_F(TraceCli, OutOfRangeSelectionsAndBadOptions) {
   write_tiny(tiny_attention());
   expect_bad(in + " -o " + out + " --layers 1", {"--layers", "1 is out of range", "s0"});

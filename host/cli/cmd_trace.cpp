@@ -6,7 +6,6 @@
 #include "cli/commands.hpp"
 #include "cli/trace_options.hpp"
 #include "ratrace/corpus_reader.hpp"
-#include "ratrace/results.hpp"
 #include "run/trace_run.hpp"
 #include "util/progress.hpp"
 
@@ -29,12 +28,11 @@ int run_trace_command(const TraceCommand& cmd) {
              planned.plan.num_matrices(), request.input, engine->device_description());
 
   const auto start = std::chrono::steady_clock::now();
-  const ResultsFile file = run_trace(reader, planned, request, *engine, make_terminal_progress("trace"));
-  write_results_file(cmd.output, file, cmd.force);
+  const TraceSummary done =
+      trace_to_file(reader, planned, request, *engine, cmd.output, cmd.force, make_terminal_progress("trace"));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print(stderr, "ratrace: wrote {}: {} jobs, {} paths, {} nodes in {:.2f} s ({:.0f} jobs/s)\n", cmd.output,
-             file.results.num_jobs(), file.results.num_paths(), file.results.num_nodes(), seconds,
-             seconds > 0 ? static_cast<double>(file.results.num_jobs()) / seconds : 0.0);
+             done.jobs, done.paths, done.nodes, seconds, seconds > 0 ? static_cast<double>(done.jobs) / seconds : 0.0);
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 
 #include "cli/commands.hpp"
 #include "cli/trace_options.hpp"
@@ -47,10 +48,25 @@ int run_verify_command(const VerifyCommand& cmd) {
   const std::int64_t cpu_jobs = cpu_plan.num_jobs();
 
   auto start = std::chrono::steady_clock::now();
-  const TraceOutput gpu_out = gpu_engine->run(reader, planned.plan, request.params, make_terminal_progress("gpu"));
+  // The GPU runs the whole plan (as `trace` would); only the jobs the CPU runs are kept.
+  std::set<JobKey> sampled;
+  for (const SequencePlan& sp : cpu_plan.sequences)
+    for (const int layer : sp.layers)
+      for (const int head : sp.heads)
+        for (const int target : sp.targets) sampled.insert(JobKey{sp.seq_index, layer, head, target});
+  TraceOutput gpu_out;
+  gpu_out.row_sums = gpu_engine->run(
+      reader, planned.plan, request.params,
+      [&](TraceBatch&& batch) {
+        const TraceResults& r = batch.results;
+        for (std::size_t k = 0; k < r.num_jobs(); ++k)
+          if (sampled.count(r.jobs[k])) gpu_out.results.append(r.jobs[k], r.job_paths(k));
+        gpu_out.profiles.insert(gpu_out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
+      },
+      make_terminal_progress("gpu"));
   const double gpu_seconds = seconds_since(start);
   start = std::chrono::steady_clock::now();
-  const TraceOutput cpu_out = cpu_engine->run(reader, cpu_plan, request.params, make_terminal_progress("cpu"));
+  const TraceOutput cpu_out = run_collect(*cpu_engine, reader, cpu_plan, request.params, make_terminal_progress("cpu"));
   const double cpu_seconds = seconds_since(start);
   fmt::print(stderr, "ratrace: verify: gpu traced {} jobs in {:.2f} s, cpu {} jobs in {:.2f} s\n", total_jobs,
              gpu_seconds, cpu_jobs, cpu_seconds);

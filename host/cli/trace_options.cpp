@@ -32,7 +32,7 @@ void add_trace_options(CLI::App& app, TraceCliOptions& o) {
 
   app.add_option("--device", r.device, "auto (GPU when usable) | cpu | gpu")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}))->capture_default_str()->group("Running");
-  app.add_option("--threads", r.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber)
+  app.add_option("--threads", r.threads, "CPU threads of the CPU engine and of the results writer (0 = all this process may use)")->check(CLI::NonNegativeNumber)
       ->capture_default_str()->group("Running");
   app.add_option("--gpu-mem", o.gpu_mem_gib, "GPU memory bound in GiB (0 = a safe fraction of free memory)")
       ->check(CLI::NonNegativeNumber)->group("Running");

@@ -166,7 +166,7 @@ std::array<std::int64_t, kDistanceBins> profile_counts(int S) {
 }
 
 int pack_threads() {
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int hw = available_cpus();
   return std::min(hw, kMaxPackThreads);
 }
 
@@ -177,13 +177,13 @@ class GpuEngine final : public Engine {
 
   std::string device_description() const override { return "gpu: " + name_; }
 
-  TraceOutput run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                  const ProgressFn& progress) override {
+  RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
+                  const BatchSink& sink, const ProgressFn& progress) override {
     params.validate();
     gpu::cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
-    Run run(reader, plan, params, progress, slot_budget(), pack_pool_);
+    Run run(reader, plan, params, sink, progress, slot_budget(), pack_pool_);
     run.execute();
-    return std::move(run.out);
+    return run.row_sums;
   }
 
  private:
@@ -208,16 +208,17 @@ class GpuEngine final : public Engine {
 
   class Run {
    public:
-    Run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, const ProgressFn& progress,
-        std::size_t slot_budget, ThreadPool& pack_pool)
+    Run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, const BatchSink& sink,
+        const ProgressFn& progress, std::size_t slot_budget, ThreadPool& pack_pool)
         : reader_(reader),
           plan_(plan),
           params_(params),
+          sink_(sink),
           progress_(progress),
           slot_budget_(slot_budget),
           pack_pool_(pack_pool) {}
 
-    TraceOutput out;
+    RowSumTally row_sums;
 
     void execute() {
       const std::vector<Unit> units = build_units();
@@ -508,26 +509,32 @@ class GpuEngine final : public Engine {
       slot.stream.sync();
       const gpu::LayerChecks checks = slot.workspace.checks();
       if (checks.bad_values) report_bad_values(launch);
-      out.row_sums.rows_off += checks.rows_off;
+      row_sums.rows_off += checks.rows_off;
+      std::vector<AttentionProfile> profiles;
       std::int64_t matrices = 0;
       for (std::size_t k = 0; k < launch.units.size(); ++k) {
         const Unit& u = *launch.units[k];
-        out.row_sums.rows_checked += static_cast<std::int64_t>(u.load_heads.size()) * u.spec.seq_len;
+        row_sums.rows_checked += static_cast<std::int64_t>(u.load_heads.size()) * u.spec.seq_len;
         const auto counts = profile_counts(u.spec.seq_len);
         for (std::size_t lm = 0; lm < u.matrix_head.size(); ++lm) {
           const auto m = static_cast<std::size_t>(layout.unit_matrices[k][lm]);
-          out.profiles.push_back(AttentionProfile{u.seq->seq_index, u.layer, u.matrix_head[lm], checks.profile_sums[m], counts});
+          profiles.push_back(AttentionProfile{u.seq->seq_index, u.layer, u.matrix_head[lm], checks.profile_sums[m], counts});
         }
         matrices += static_cast<std::int64_t>(u.matrix_head.size());
       }
-      if (!slot.last_keys.empty()) append(slot.workspace.fetch_batch(stream), slot.last_keys);
+      if (!slot.last_keys.empty()) {
+        append(slot.workspace.fetch_batch(stream), slot.last_keys, std::move(profiles));
+      } else {
+        sink_(TraceBatch{{}, std::move(profiles)});
+      }
       slot.launch.reset();
       done_matrices_ += matrices;
       if (progress_) progress_(done_matrices_, total_matrices_);
     }
 
-    void append(gpu::BatchResult r, const std::vector<JobKey>& keys) {  // by value: its arrays move
-      TraceResults piece;
+    // Hands one fetched search batch to the sink, with the profiles of the matrices it completes.
+    void append(gpu::BatchResult r, const std::vector<JobKey>& keys, std::vector<AttentionProfile> profiles = {}) {
+      TraceResults piece;  // r by value: its arrays move
       piece.jobs = keys;
       piece.path_begin = std::move(r.path_begin);
       piece.score_raw = std::move(r.score_raw);
@@ -536,7 +543,7 @@ class GpuEngine final : public Engine {
       piece.node_position = std::move(r.node_position);
       piece.node_edge_attn = std::move(r.node_edge_attn);
       if (piece.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
-      out.results.append(piece);
+      sink_(TraceBatch{std::move(piece), std::move(profiles)});
     }
 
     // The GPU saw a bad value somewhere in this launch. Every earlier launch was clean, so the CPU
@@ -568,6 +575,7 @@ class GpuEngine final : public Engine {
     const CorpusReader& reader_;
     const TracePlan& plan_;
     const SearchParams& params_;
+    const BatchSink& sink_;
     const ProgressFn& progress_;
     std::size_t slot_budget_;
     ThreadPool& pack_pool_;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "io/chunk_codec.hpp"
+
 namespace ratrace::h5 {
 
 void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
@@ -37,15 +39,14 @@ Handle create_dataset(hid_t loc, const std::string& name, hid_t type, const std:
   Handle dcpl = plist_handle(H5Pcreate(H5P_DATASET_CREATE));
   hsize_t total = 1;
   for (hsize_t d : shape) total *= d;
-  // Compress the big arrays (paths and nodes); small ones stay contiguous for easy reading. Level 1:
-  // shuffled positions compress ~25x at it, and higher levels cost more time than they save space.
+  // Compress the big arrays (paths and nodes); small ones stay contiguous for easy reading.
   if (total >= 4096 && shape[0] > 0) {
     std::vector<hsize_t> chunk = shape;
     hsize_t per_row = total / shape[0];
     chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(shape[0], (1u << 16) / std::max<hsize_t>(per_row, 1)));
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
     H5Pset_shuffle(dcpl);
-    H5Pset_deflate(dcpl, 1);
+    H5Pset_deflate(dcpl, kResultsDeflateLevel);
   }
   Handle ds = dataset_handle(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   if (!ds.valid()) throw std::runtime_error(fmt::format("cannot create dataset '{}'", name));
@@ -54,11 +55,37 @@ Handle create_dataset(hid_t loc, const std::string& name, hid_t type, const std:
 
 }  // namespace
 
+void write_raw_vector(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t n) {
+  Handle ds = create_dataset(loc, name, type, {n});
+  if (n > 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw std::runtime_error(fmt::format("cannot write dataset '{}'", name));
+}
+
 template <class T>
 void write_vector(hid_t loc, const std::string& name, const std::vector<T>& values) {
-  Handle ds = create_dataset(loc, name, native_type<T>(), {values.size()});
-  if (!values.empty() && H5Dwrite(ds, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
-    throw std::runtime_error(fmt::format("cannot write dataset '{}'", name));
+  write_raw_vector(loc, name, native_type<T>(), values.data(), values.size());
+}
+
+Handle create_growable_vector(hid_t loc, const std::string& name, hid_t type, hsize_t chunk_elems, int level) {
+  const hsize_t initial = 0, unlimited = H5S_UNLIMITED;
+  Handle space = space_handle(H5Screate_simple(1, &initial, &unlimited));
+  Handle dcpl = plist_handle(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_chunk(dcpl, 1, &chunk_elems);
+  H5Pset_shuffle(dcpl);  // filter 0
+  H5Pset_deflate(dcpl, static_cast<unsigned>(level));  // filter 1
+  Handle ds = dataset_handle(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  if (!ds.valid()) throw std::runtime_error(fmt::format("cannot create dataset '{}'", name));
+  return ds;
+}
+
+void set_length(hid_t dataset, hsize_t n) {
+  if (H5Dset_extent(dataset, &n) < 0) throw std::runtime_error(fmt::format("cannot extend a dataset to {} values", n));
+}
+
+void write_filtered_chunk(hid_t dataset, hsize_t first, const std::vector<unsigned char>& encoded) {
+  // Filter mask 0: every filter of the pipeline (shuffle, deflate) was applied.
+  if (H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, &first, encoded.size(), encoded.data()) < 0)
+    throw std::runtime_error(fmt::format("cannot write a chunk at value {} (disk full?)", first));
 }
 
 template <class T>

@@ -35,6 +35,8 @@ class Handle {
     id_ = H5I_INVALID_HID;
   }
   hid_t get() const { return id_; }
+  // Gives up ownership without closing (for a close whose result the caller checks).
+  hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
   operator hid_t() const { return id_; }
   bool valid() const { return id_ >= 0; }
 
@@ -80,6 +82,15 @@ hid_t native_type() {
 // A 1-D dataset, chunked and deflate-compressed when large enough to matter.
 template <class T>
 void write_vector(hid_t loc, const std::string& name, const std::vector<T>& values);
+// A 1-D dataset of `n` values of native HDF5 type `type` at `data`, by the rule of write_vector.
+void write_raw_vector(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t n);
+// An empty 1-D dataset that grows (set_extent) and is filled whole chunks at a time with
+// H5Dwrite_chunk: chunks of `chunk_elems`, shuffle + deflate(level) like write_vector's big arrays.
+Handle create_growable_vector(hid_t loc, const std::string& name, hid_t type, hsize_t chunk_elems, int level);
+// Sets a growable dataset's length, then stores one already filtered chunk (encode_chunk) at
+// element offset `first` (a multiple of the chunk length).
+void set_length(hid_t dataset, hsize_t n);
+void write_filtered_chunk(hid_t dataset, hsize_t first, const std::vector<unsigned char>& encoded);
 // A 2-D [rows][cols] dataset from row-major data.
 template <class T>
 void write_matrix(hid_t loc, const std::string& name, const T* data, hsize_t rows, hsize_t cols);

@@ -4,10 +4,11 @@
 
 #include <cmath>
 #include <cstdint>
-#include <set>
+#include <algorithm>
 #include <vector>
 
 #include "util/head_label.hpp"
+#include "util/parallel_for.hpp"
 
 namespace ratrace {
 namespace {
@@ -27,7 +28,9 @@ std::optional<std::string> check_begins(const std::vector<std::int64_t>& begin, 
   return std::nullopt;
 }
 
-std::optional<std::string> check_sequences(const ResultsFile& f) {
+}  // namespace
+
+std::optional<std::string> find_metadata_inconsistency(const ResultsMetadata& f) {
   const std::size_t n_seq = f.sequence_names.size();
   if (f.sequence_length.size() != n_seq)
     return fmt::format("/sequences/length has {} entries, /sequences/names {}", f.sequence_length.size(), n_seq);
@@ -49,6 +52,8 @@ std::optional<std::string> check_sequences(const ResultsFile& f) {
   return std::nullopt;
 }
 
+namespace {
+
 std::optional<std::string> check_csr(const TraceResults& r) {
   if (r.score_norm.size() != r.num_paths())
     return fmt::format("/paths/score_norm has {} entries, /paths/score_raw {}", r.score_norm.size(), r.num_paths());
@@ -60,45 +65,81 @@ std::optional<std::string> check_csr(const TraceResults& r) {
   return std::nullopt;
 }
 
-std::optional<std::string> check_jobs(const ResultsFile& f) {
-  const TraceResults& r = f.results;
-  std::set<JobKey> seen;
-  for (std::size_t k = 0; k < r.num_jobs(); ++k) {
-    const JobKey& job = r.jobs[k];
-    if (job.seq_index < 0 || static_cast<std::size_t>(job.seq_index) >= f.sequence_names.size())
-      return fmt::format("job {}: /jobs/seq_index {} is outside [0, {})", k, job.seq_index, f.sequence_names.size());
-    if (job.layer < 0) return fmt::format("job {}: /jobs/layer is negative ({})", k, job.layer);
-    if (job.head < kHeadMax) return fmt::format("job {}: /jobs/head is {} (expected >= -2)", k, job.head);
-    const std::int32_t len = f.sequence_length[job.seq_index];
-    if (job.target < 0 || job.target >= len)
-      return fmt::format("job {}: /jobs/target {} is outside [0, {})", k, job.target, len);
-    if (!seen.insert(job).second)
-      return fmt::format("job {}: sequence {} layer {} head {} target {} appears twice", k, job.seq_index, job.layer,
-                         head_label(job.head), job.target);
-
-    for (std::int64_t p = r.path_begin[k]; p < r.path_begin[k + 1]; ++p) {
-      const std::int64_t first = r.node_begin[p], end = r.node_begin[p + 1];
-      if (r.node_position[first] != job.target)
-        return fmt::format("path {} of job {} starts at position {}, not at its target {}", p, k,
-                           r.node_position[first], job.target);
-      if (!std::isnan(r.node_edge_attn[first]))
-        return fmt::format("path {}: /nodes/edge_attn of its target is {}, expected NaN", p, r.node_edge_attn[first]);
-      for (std::int64_t n = first + 1; n < end; ++n) {
-        if (r.node_position[n] < 0 || r.node_position[n] >= r.node_position[n - 1])
-          return fmt::format("path {}: /nodes/position goes from {} to {} (must decrease, staying >= 0)", p,
-                             r.node_position[n - 1], r.node_position[n]);
-      }
+// Job k's paths: each starts at the target with a NaN edge and strictly descends. `job_number` and
+// `path_base` turn batch indices into file-wide ones for the message.
+std::optional<std::string> check_job_paths(const TraceResults& r, std::size_t k, std::int64_t job_number,
+                                           std::int64_t path_base) {
+  const std::int32_t target = r.jobs[k].target;
+  for (std::int64_t p = r.path_begin[k]; p < r.path_begin[k + 1]; ++p) {
+    const std::int64_t first = r.node_begin[p], end = r.node_begin[p + 1];
+    if (r.node_position[first] != target)
+      return fmt::format("path {} of job {} starts at position {}, not at its target {}", p + path_base, job_number,
+                         r.node_position[first], target);
+    if (!std::isnan(r.node_edge_attn[first]))
+      return fmt::format("path {}: /nodes/edge_attn of its target is {}, expected NaN", p + path_base,
+                         r.node_edge_attn[first]);
+    for (std::int64_t n = first + 1; n < end; ++n) {
+      if (r.node_position[n] < 0 || r.node_position[n] >= r.node_position[n - 1])
+        return fmt::format("path {}: /nodes/position goes from {} to {} (must decrease, staying >= 0)", p + path_base,
+                           r.node_position[n - 1], r.node_position[n]);
     }
   }
   return std::nullopt;
 }
 
+constexpr std::size_t kJobsPerTask = 1024;
+
 }  // namespace
 
+std::size_t JobChecker::KeyHash::operator()(const JobKey& k) const {
+  std::uint64_t h = static_cast<std::uint32_t>(k.seq_index);
+  for (const std::int32_t v : {k.layer, k.head, k.target}) h = h * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint32_t>(v);
+  return static_cast<std::size_t>(h ^ (h >> 29));
+}
+
+std::optional<std::string> JobChecker::check(const TraceResults& r, ThreadPool* pool) {
+  if (auto e = check_csr(r)) return e;
+  const ResultsMetadata& f = metadata_;
+  for (std::size_t k = 0; k < r.num_jobs(); ++k) {
+    const JobKey& job = r.jobs[k];
+    const std::int64_t number = jobs_before_ + static_cast<std::int64_t>(k);
+    if (job.seq_index < 0 || static_cast<std::size_t>(job.seq_index) >= f.sequence_names.size())
+      return fmt::format("job {}: /jobs/seq_index {} is outside [0, {})", number, job.seq_index,
+                         f.sequence_names.size());
+    if (job.layer < 0) return fmt::format("job {}: /jobs/layer is negative ({})", number, job.layer);
+    if (job.head < kHeadMax) return fmt::format("job {}: /jobs/head is {} (expected >= -2)", number, job.head);
+    const std::int32_t len = f.sequence_length[job.seq_index];
+    if (job.target < 0 || job.target >= len)
+      return fmt::format("job {}: /jobs/target {} is outside [0, {})", number, job.target, len);
+    if (!seen_.insert(job).second)
+      return fmt::format("job {}: sequence {} layer {} head {} target {} appears twice", number, job.seq_index,
+                         job.layer, head_label(job.head), job.target);
+  }
+
+  // Paths, in blocks of jobs; the first failing block's message wins, whatever the thread count.
+  const std::size_t blocks = (r.num_jobs() + kJobsPerTask - 1) / kJobsPerTask;
+  std::vector<std::optional<std::string>> found(blocks);
+  const auto check_block = [&](std::int64_t b) {
+    const std::size_t end = std::min(r.num_jobs(), (static_cast<std::size_t>(b) + 1) * kJobsPerTask);
+    for (std::size_t k = static_cast<std::size_t>(b) * kJobsPerTask; k < end && !found[b]; ++k)
+      found[b] = check_job_paths(r, k, jobs_before_ + static_cast<std::int64_t>(k), paths_before_);
+  };
+  if (pool) {
+    pool->parallel_for(static_cast<std::int64_t>(blocks), check_block);
+  } else {
+    for (std::size_t b = 0; b < blocks; ++b) check_block(static_cast<std::int64_t>(b));
+  }
+  for (auto& e : found)
+    if (e) return e;
+
+  jobs_before_ += static_cast<std::int64_t>(r.num_jobs());
+  paths_before_ += static_cast<std::int64_t>(r.num_paths());
+  return std::nullopt;
+}
+
 std::optional<std::string> find_results_inconsistency(const ResultsFile& file) {
-  if (auto e = check_sequences(file)) return e;
-  if (auto e = check_csr(file.results)) return e;
-  return check_jobs(file);
+  if (auto e = find_metadata_inconsistency(file)) return e;
+  return JobChecker(file).check(file.results);
 }
 
 }  // namespace ratrace

@@ -1,5 +1,5 @@
-// The results file of SPEC §5: written under a temporary name and renamed when complete; read back
-// with every dataset checked. The layout is documented for users in docs/FORMAT.md.
+// The results file of SPEC §5 as a whole: written through ResultsWriter, read back with every
+// dataset checked. The layout is documented for users in docs/FORMAT.md.
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -13,93 +13,15 @@
 
 #include "io/hdf5_util.hpp"
 #include "io/results_consistency.hpp"
-#include "io/results_output_path.hpp"
+#include "io/results_format.hpp"
 #include "io/stats_group.hpp"
 #include "ratrace/errors.hpp"
 #include "ratrace/results.hpp"
+#include "ratrace/results_writer.hpp"
 
 namespace ratrace {
 namespace {
 
-constexpr const char* kFormatName = "ratrace-results";
-constexpr std::int64_t kFormatVersion = 1;
-
-// The new HDF5 file; closed explicitly on success so that a failed final flush is an error,
-// and quietly on unwinding.
-class NewFile {
- public:
-  explicit NewFile(const std::string& path) : path_(path) {
-    h5::Handle fapl = h5::plist_handle(H5Pcreate(H5P_FILE_ACCESS));
-    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);  // closing the file closes anything left open
-    id_ = H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-    if (id_ < 0) throw std::runtime_error(fmt::format("cannot create the temporary results file '{}'", path));
-  }
-  NewFile(const NewFile&) = delete;
-  NewFile& operator=(const NewFile&) = delete;
-  ~NewFile() {
-    if (id_ >= 0) H5Fclose(id_);
-  }
-  hid_t id() const { return id_; }
-  void close() {
-    if (H5Fclose(std::exchange(id_, H5I_INVALID_HID)) < 0)
-      throw std::runtime_error(fmt::format("cannot finish writing '{}' (disk full?)", path_));
-  }
-
- private:
-  std::string path_;
-  hid_t id_ = H5I_INVALID_HID;
-};
-
-void write_sequences(hid_t file, const ResultsFile& f) {
-  h5::Handle g = h5::create_group(file, "sequences");
-  h5::write_strings(g, "names", f.sequence_names);
-  h5::write_vector(g, "length", f.sequence_length);
-  h5::write_vector(g, "token_begin", f.token_begin);
-  if (f.token_ids) h5::write_vector(g, "token_ids", *f.token_ids);
-  if (f.tokens) h5::write_strings(g, "tokens", *f.tokens);
-}
-
-void write_jobs(hid_t file, const TraceResults& r) {
-  std::vector<std::int32_t> seq_index, layer, head, target;
-  for (const JobKey& job : r.jobs) {
-    seq_index.push_back(job.seq_index);
-    layer.push_back(job.layer);
-    head.push_back(job.head);
-    target.push_back(job.target);
-  }
-  h5::Handle g = h5::create_group(file, "jobs");
-  h5::write_vector(g, "seq_index", seq_index);
-  h5::write_vector(g, "layer", layer);
-  h5::write_vector(g, "head", head);
-  h5::write_vector(g, "target", target);
-  h5::write_vector(g, "path_begin", r.path_begin);
-}
-
-void write_paths_and_nodes(hid_t file, const TraceResults& r) {
-  {
-    h5::Handle g = h5::create_group(file, "paths");
-    h5::write_vector(g, "score_raw", r.score_raw);
-    h5::write_vector(g, "score_norm", r.score_norm);
-    h5::write_vector(g, "node_begin", r.node_begin);
-  }
-  h5::Handle g = h5::create_group(file, "nodes");
-  h5::write_vector(g, "position", r.node_position);
-  h5::write_vector(g, "edge_attn", r.node_edge_attn);
-}
-
-void write_contents(const std::string& temp, const ResultsFile& f) {
-  NewFile file(temp);
-  h5::write_attr_string(file.id(), "format", kFormatName);
-  h5::write_attr_int64(file.id(), "format_version", kFormatVersion);
-  h5::write_attr_string(file.id(), "params", f.params_json);
-  h5::write_attr_string(file.id(), "input", f.input);
-  h5::write_attr_string(file.id(), "device", f.device);
-  write_sequences(file.id(), f);
-  write_jobs(file.id(), f.results);
-  write_paths_and_nodes(file.id(), f.results);
-  if (f.stats) write_stats_group(file.id(), *f.stats);
-  file.close();
-}
 
 // --- reading ------------------------------------------------------------------------------------
 
@@ -153,13 +75,13 @@ ResultsFile read_contents(const std::string& path) {
   h5::Handle file = h5::file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!file.valid()) throw InputError("cannot be opened as HDF5");
   const std::optional<std::string> format = h5::read_attr_string(file, "format");
-  if (format != kFormatName)
-    throw InputError(fmt::format("not a ratrace results file (no root attribute format = \"{}\")", kFormatName));
+  if (format != kResultsFormatName)
+    throw InputError(fmt::format("not a ratrace results file (no root attribute format = \"{}\")", kResultsFormatName));
   const std::optional<std::int64_t> version = h5::read_attr_int64(file, "format_version");
   if (!version) throw InputError("missing integer root attribute 'format_version'");
-  if (*version != kFormatVersion)
+  if (*version != kResultsFormatVersion)
     throw InputError(fmt::format("results format_version {} is not supported (this ratrace reads version {})",
-                                 *version, kFormatVersion));
+                                 *version, kResultsFormatVersion));
 
   ResultsFile f;
   f.params_json = read_required_attr(file, "params");
@@ -179,18 +101,9 @@ ResultsFile read_contents(const std::string& path) {
 }  // namespace
 
 void write_results_file(const std::string& path, const ResultsFile& file, bool force) {
-  if (!force && output_path_taken(path)) throw UsageError(fmt::format("'{}' exists; use --force to overwrite", path));
-  if (auto problem = find_results_inconsistency(file))
-    throw std::logic_error(fmt::format("results to write to '{}' are inconsistent: {}", path, *problem));
-  h5::silence_errors();
-  const std::string temp = temp_path_beside(path);
-  try {
-    write_contents(temp, file);
-    commit_temp_file(temp, path);
-  } catch (...) {
-    std::remove(temp.c_str());  // never leave a partial file behind, under any name
-    throw;
-  }
+  ResultsWriter writer(path, file, force);
+  writer.append(file.results);
+  writer.commit(file.stats);
 }
 
 ResultsFile read_results_file(const std::string& path) {

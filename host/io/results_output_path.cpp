@@ -62,9 +62,23 @@ std::string temp_path_beside(const std::string& path) {
   return (p.parent_path() / name).string();
 }
 
-void commit_temp_file(const std::string& temp, const std::string& path) {
+void commit_temp_file(const std::string& temp, const std::string& path, bool replace) {
   sync_path(temp, O_RDONLY);
-  if (std::rename(temp.c_str(), path.c_str()) != 0)
+  const auto taken = [&] { return UsageError(fmt::format("'{}' appeared while tracing; use --force to overwrite", path)); };
+  int rc = 0;
+  if (replace) {
+    rc = std::rename(temp.c_str(), path.c_str());
+  } else {
+    // A long run may end after someone else wrote `path` (a SLURM array task with the same output
+    // name): never replace it then.
+    rc = ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    if (rc != 0 && errno == EEXIST) throw taken();
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {  // no RENAME_NOREPLACE on this file system
+      if (output_path_taken(path)) throw taken();
+      rc = std::rename(temp.c_str(), path.c_str());
+    }
+  }
+  if (rc != 0)
     throw std::runtime_error(fmt::format("cannot rename '{}' to '{}': {}", temp, path, std::strerror(errno)));
   sync_path(directory_of(path), O_RDONLY | O_DIRECTORY);
 }

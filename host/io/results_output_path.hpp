@@ -11,8 +11,9 @@ bool output_path_taken(const std::string& path);
 // A fresh name in the same directory as `path`: ".NAME.tmp-<pid>-<random>".
 std::string temp_path_beside(const std::string& path);
 
-// Flushes `temp` to disk and renames it onto `path` (replacing what is there). Throws
-// std::runtime_error naming both paths when the rename fails.
-void commit_temp_file(const std::string& temp, const std::string& path);
+// Flushes `temp` to disk and renames it onto `path`. With `replace`, whatever is there is replaced;
+// without, UsageError when `path` exists by then (checked atomically where the file system can).
+// Throws std::runtime_error naming both paths when the rename fails otherwise.
+void commit_temp_file(const std::string& temp, const std::string& path, bool replace);
 
 }  // namespace ratrace

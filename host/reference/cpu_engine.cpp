@@ -45,14 +45,14 @@ class CpuEngine final : public Engine {
     return fmt::format("cpu ({} thread{})", pool_.size(), pool_.size() == 1 ? "" : "s");
   }
 
-  TraceOutput run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                  const ProgressFn& progress) override {
+  RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
+                  const BatchSink& sink, const ProgressFn& progress) override {
     params.validate();
-    Run run{reader, plan, params, progress, pool_, {}, {}, 0, 0};
+    Run run{reader, plan, params, sink, progress, pool_, {}, {}, {}, 0, 0};
     run.total_matrices = plan.num_matrices();
     for (const SequencePlan& seq : plan.sequences) run.trace_sequence(seq);
     run.flush();
-    return std::move(run.out);
+    return run.row_sums;
   }
 
  private:
@@ -61,10 +61,12 @@ class CpuEngine final : public Engine {
     const CorpusReader& reader;
     const TracePlan& plan;
     const SearchParams& params;
+    const BatchSink& sink;
     const ProgressFn& progress;
     ThreadPool& pool;
-    TraceOutput out;
+    RowSumTally row_sums;
     std::vector<PendingMatrix> pending;
+    std::vector<AttentionProfile> pending_profiles;  // of the matrices traced since the last flush
     std::int64_t done_matrices;
     std::int64_t total_matrices;
 
@@ -119,7 +121,7 @@ class CpuEngine final : public Engine {
 
       for (const int h : seq.heads_read(info.num_heads)) {
         reader.read_heads(seq.seq_index, layer, h, 1, buffer.data());
-        check_attention_values(buffer.data(), S, fmt::format("{} layer {} head {}", label, layer, h), out.row_sums);
+        check_attention_values(buffer.data(), S, fmt::format("{} layer {} head {}", label, layer, h), row_sums);
         std::vector<std::function<void()>> tasks;
         if (aggregate) add_row_tasks(tasks, S, [&, data = buffer.data()](int b, int e) { aggregate->add_rows(data, b, e); });
         for (std::size_t s = 0; s < seq.heads.size(); ++s)
@@ -138,7 +140,7 @@ class CpuEngine final : public Engine {
           run_tasks(tasks);
         }
       }
-      out.profiles.insert(out.profiles.end(), profiles.begin(), profiles.end());
+      pending_profiles.insert(pending_profiles.end(), profiles.begin(), profiles.end());
 
       std::size_t table_bytes = 0, jobs = 0;
       for (const PendingMatrix& m : pending) {
@@ -172,7 +174,8 @@ class CpuEngine final : public Engine {
       pool.parallel_for(static_cast<std::int64_t>(tasks.size()), [&](std::int64_t i) { tasks[i](); });
     }
 
-    // Runs every job of the pending matrices, appends their paths in plan order, reports progress.
+    // Runs every job of the pending matrices, hands their paths to the sink in plan order, reports
+    // progress.
     void flush() {
       struct Job {
         std::size_t matrix;
@@ -187,17 +190,22 @@ class CpuEngine final : public Engine {
         const std::uint8_t* is_bos = m.seq->is_bos.empty() ? nullptr : m.seq->is_bos.data();
         paths[k] = beam_search(m.table.ref(), jobs[k].target, is_bos, params);
       });
+      TraceBatch batch;
+      batch.profiles = std::move(pending_profiles);
+      pending_profiles.clear();
       std::size_t k = 0;
       for (const PendingMatrix& m : pending) {
         for (const int t : m.seq->targets) {
-          out.results.append(JobKey{m.seq->seq_index, m.layer, m.head, t}, paths[k]);
+          batch.results.append(JobKey{m.seq->seq_index, m.layer, m.head, t}, paths[k]);
           std::vector<PathResult>().swap(paths[k]);  // release as we go
           ++k;
         }
-        ++done_matrices;
-        if (progress) progress(done_matrices, total_matrices);
       }
+      const auto matrices = static_cast<std::int64_t>(pending.size());
       pending.clear();
+      if (!batch.results.jobs.empty() || !batch.profiles.empty()) sink(std::move(batch));
+      for (std::int64_t m = 0; m < matrices; ++m)
+        if (++done_matrices; progress) progress(done_matrices, total_matrices);
     }
   };
 

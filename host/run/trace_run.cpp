@@ -98,14 +98,9 @@ std::unique_ptr<Engine> choose_engine(const TraceRequest& request) {
   return make_gpu_engine(options);
 }
 
-ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
-                      Engine& engine, const ProgressFn& progress) {
-  TraceOutput output = engine.run(reader, planned.plan, request.params, progress);
-  if (output.row_sums.rows_off > 0)
-    warn(fmt::format("{} of {} rows read do not sum to 1 (off by more than 0.01)", output.row_sums.rows_off,
-                     output.row_sums.rows_checked));
-
-  ResultsFile file;
+ResultsMetadata make_results_metadata(const CorpusReader& reader, const PlannedTrace& planned,
+                                      const TraceRequest& request, const Engine& engine) {
+  ResultsMetadata file;
   file.params_json = planned.params_json;
   file.input = request.input;
   file.device = engine.device_description();
@@ -126,7 +121,7 @@ ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, c
     const int n = infos[s].seq_len;
     file.sequence_names.push_back(infos[s].name);
     file.sequence_length.push_back(n);
-    const std::int64_t stored = traced[s] ? n : 0;
+    const std::int64_t stored = traced[s] && (any_ids || any_tokens) ? n : 0;
     file.token_begin.push_back(file.token_begin.back() + stored);
     if (!traced[s]) continue;
     if (any_ids) {
@@ -140,7 +135,35 @@ ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, c
       file.tokens->insert(file.tokens->end(), toks.begin(), toks.end());
     }
   }
+  return file;
+}
 
+namespace {
+
+void warn_row_sums(const RowSumTally& row_sums) {
+  if (row_sums.rows_off > 0)
+    warn(fmt::format("{} of {} rows read do not sum to 1 (off by more than 0.01)", row_sums.rows_off,
+                     row_sums.rows_checked));
+}
+
+}  // namespace
+
+TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
+                           Engine& engine, const std::string& output, bool force, const ProgressFn& progress) {
+  ResultsStream stream(output, make_results_metadata(reader, planned, request, engine), force, request.threads);
+  const RowSumTally row_sums = engine.run(
+      reader, planned.plan, request.params, [&stream](TraceBatch&& batch) { stream.push(std::move(batch)); }, progress);
+  const TraceSummary summary = stream.finish();
+  warn_row_sums(row_sums);
+  return summary;
+}
+
+ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
+                      Engine& engine, const ProgressFn& progress) {
+  TraceOutput output = run_collect(engine, reader, planned.plan, request.params, progress);
+  warn_row_sums(output.row_sums);
+  ResultsFile file;
+  static_cast<ResultsMetadata&>(file) = make_results_metadata(reader, planned, request, engine);
   file.stats = compute_decay_stats(output.results, output.profiles);
   file.results = std::move(output.results);
   return file;

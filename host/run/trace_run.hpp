@@ -9,6 +9,7 @@
 #include "ratrace/engine.hpp"
 #include "ratrace/params.hpp"
 #include "ratrace/results.hpp"
+#include "run/results_stream.hpp"
 
 namespace ratrace {
 
@@ -22,7 +23,7 @@ struct TraceRequest {
   SearchParams params;
   std::optional<std::int64_t> bos_token_id;  // overrides the file's attribute
   std::string device = "auto";               // auto | cpu | gpu
-  int threads = 0;                           // CPU threads, 0 = all
+  int threads = 0;                           // CPU engine and results-writer threads, 0 = all available
   std::int64_t gpu_mem_bytes = 0;            // 0 = a safe fraction of free GPU memory
 };
 
@@ -40,7 +41,18 @@ PlannedTrace plan_trace(const CorpusReader& reader, const TraceRequest& request)
 // auto: GPU when usable, else CPU; gpu: UsageError when none is usable; cpu: the reference.
 std::unique_ptr<Engine> choose_engine(const TraceRequest& request);
 
-// Runs the plan and assembles the whole results file (tokens, stats), ready to write.
+// Everything the results file holds besides the paths: parameters, device, the sequence table and
+// the traced sequences' tokens.
+ResultsMetadata make_results_metadata(const CorpusReader& reader, const PlannedTrace& planned,
+                                      const TraceRequest& request, const Engine& engine);
+
+// `ratrace trace`: runs the plan and streams the results into `output` as they come (results
+// file, /stats included), so that memory does not grow with the output. Nothing is left under
+// `output` (or a temporary name) when the run fails.
+TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
+                           Engine& engine, const std::string& output, bool force, const ProgressFn& progress);
+
+// Runs the plan and assembles the whole results file in memory (for small runs: the demo).
 ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
                       Engine& engine, const ProgressFn& progress);
 

@@ -18,18 +18,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-using RowKey = std::pair<std::int32_t, std::int32_t>;  // (layer, head)
-
-// Path sums of one row before they are divided by the number of jobs.
-struct PathSums {
-  std::array<double, kDistanceBins> origin_weight{};
-  double origin_no_hop = 0.0;
-  double hops = 0.0;
-  double origin_distance = 0.0;
-  std::array<double, kSinkPositions> sink{};
-  double sink_rest = 0.0;
-  std::int64_t jobs = 0;
-};
+using PathSums = DecayStatsBuilder::PathSums;
 
 // Adds job k's paths, each weighted by its softmax weight (SPEC §1.4), so that a job adds 1 in all.
 void add_job(const TraceResults& results, std::size_t k, PathSums& sums) {
@@ -62,20 +51,31 @@ void add_job(const TraceResults& results, std::size_t k, PathSums& sums) {
 
 }  // namespace
 
-DecayStats compute_decay_stats(const TraceResults& results, const std::vector<AttentionProfile>& profiles) {
-  // Sorted maps give the (layer, head) row order directly.
-  std::map<RowKey, AttentionProfile> attn;
-  std::map<RowKey, PathSums> paths;
+void DecayStatsBuilder::add_profiles(const std::vector<AttentionProfile>& profiles) {
   for (const AttentionProfile& profile : profiles) {
-    AttentionProfile& total = attn[{profile.layer, profile.head}];
+    AttentionProfile& total = attn_[{profile.layer, profile.head}];
     for (int b = 0; b < kDistanceBins; ++b) {
       total.sum[b] += profile.sum[b];
       total.count[b] += profile.count[b];
     }
   }
-  for (std::size_t k = 0; k < results.num_jobs(); ++k)
-    add_job(results, k, paths[{results.jobs[k].layer, results.jobs[k].head}]);
+}
 
+void DecayStatsBuilder::add_results(const TraceResults& results) {
+  for (std::size_t k = 0; k < results.num_jobs(); ++k)
+    add_job(results, k, paths_[{results.jobs[k].layer, results.jobs[k].head}]);
+}
+
+DecayStats compute_decay_stats(const TraceResults& results, const std::vector<AttentionProfile>& profiles) {
+  DecayStatsBuilder builder;
+  builder.add_profiles(profiles);
+  builder.add_results(results);
+  return builder.build();
+}
+
+DecayStats DecayStatsBuilder::build() const {
+  const auto& attn = attn_;
+  const auto& paths = paths_;
   std::set<RowKey> keys;
   for (const auto& entry : attn) keys.insert(entry.first);
   for (const auto& entry : paths) keys.insert(entry.first);

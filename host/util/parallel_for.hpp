@@ -1,6 +1,8 @@
 #pragma once
 // A small fixed pool of std::threads running index loops. Work is addressed by index, so callers
 // write each result into its own slot and the output never depends on the thread count.
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -14,11 +16,20 @@
 
 namespace ratrace {
 
+// The CPUs this process may run on: its affinity mask (what a SLURM job or taskset grants),
+// not every core of the machine.
+inline int available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 class ThreadPool {
  public:
-  // threads <= 0: all hardware threads. The calling thread counts as one of them.
+  // threads <= 0: available_cpus(). The calling thread counts as one of them.
   explicit ThreadPool(int threads) {
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads <= 0) threads = available_cpus();
     size_ = threads;
     for (int t = 1; t < threads; ++t) workers_.emplace_back([this] { worker_loop(); });
   }

@@ -3,6 +3,8 @@
 // two: bin 0 holds d = 1, bin 1 holds 2..3, bin 2 holds 4..7, ...
 #include <array>
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "ratrace/detail/host_device.hpp"
@@ -57,6 +59,33 @@ struct DecayStats {
 
 namespace ratrace {
 struct TraceResults;
-// Aggregates per-matrix profiles and result paths into per (layer, head) statistics.
+
+// Aggregates per-matrix profiles and result paths into per (layer, head) statistics, batch by batch
+// as a run produces them. Jobs are summed in the order they are added, so the same jobs in the
+// same order give the same numbers however they were batched.
+class DecayStatsBuilder {
+ public:
+  void add_profiles(const std::vector<AttentionProfile>& profiles);
+  void add_results(const TraceResults& results);
+  DecayStats build() const;
+
+  // Path sums of one (layer, head) before they are divided by the number of jobs.
+  struct PathSums {
+    std::array<double, kDistanceBins> origin_weight{};
+    double origin_no_hop = 0.0;
+    double hops = 0.0;
+    double origin_distance = 0.0;
+    std::array<double, kSinkPositions> sink{};
+    double sink_rest = 0.0;
+    std::int64_t jobs = 0;
+  };
+
+ private:
+  using RowKey = std::pair<std::int32_t, std::int32_t>;  // (layer, head); sorted maps give the row order
+  std::map<RowKey, AttentionProfile> attn_;
+  std::map<RowKey, PathSums> paths_;
+};
+
+// All at once.
 DecayStats compute_decay_stats(const TraceResults& results, const std::vector<AttentionProfile>& profiles);
 }  // namespace ratrace

@@ -36,11 +36,14 @@ struct TracePlan {
   std::int64_t num_matrices() const;  // (sequence, layer, head) units
 };
 
-struct TraceOutput {
-  TraceResults results;                       // jobs in any order, each once
-  std::vector<AttentionProfile> profiles;     // one per traced matrix
-  RowSumTally row_sums;                       // suspicious rows seen (warned once by the caller)
+// A piece of a run's output. Engines deliver batches in a fixed order for a given plan, so a
+// run's output does not depend on thread counts or timing.
+struct TraceBatch {
+  TraceResults results;                    // jobs after those of the earlier batches
+  std::vector<AttentionProfile> profiles;  // the traced matrices finished since the last batch
 };
+// Receives each batch as soon as it is ready; may block (to bound memory) or throw (to stop the run).
+using BatchSink = std::function<void(TraceBatch&&)>;
 
 // Called with (matrices done, matrices total) as work completes.
 using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
@@ -50,10 +53,21 @@ class Engine {
   virtual ~Engine() = default;
   // Which device ran, for stderr and the results' `device` attribute.
   virtual std::string device_description() const = 0;
-  // Runs every job of the plan. Throws InputError on bad values in what it reads.
-  virtual TraceOutput run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                          const ProgressFn& progress) = 0;
+  // Runs every job of the plan, handing results to `sink` batch by batch, and returns the tally of
+  // suspicious rows (warned once by the caller). Throws InputError on bad values in what it reads;
+  // batches already delivered then stand for a failed run.
+  virtual RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
+                          const BatchSink& sink, const ProgressFn& progress) = 0;
 };
+
+// A whole run's output in memory, for runs small enough to hold (verify, tests, the demo).
+struct TraceOutput {
+  TraceResults results;                    // jobs in the engine's batch order, each once
+  std::vector<AttentionProfile> profiles;  // one per traced matrix
+  RowSumTally row_sums;
+};
+TraceOutput run_collect(Engine& engine, const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
+                        const ProgressFn& progress);
 
 // threads <= 0: all hardware threads. Output is identical whatever the thread count.
 std::unique_ptr<Engine> make_cpu_engine(int threads);

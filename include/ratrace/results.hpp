@@ -41,8 +41,9 @@ struct TraceResults {
   std::vector<double> job_path_weights(std::size_t k) const;
 };
 
-// Everything a results file holds.
-struct ResultsFile {
+// Everything a results file holds besides the traced paths: known before a run starts, so that
+// the file can be opened first and the paths streamed into it (ResultsWriter).
+struct ResultsMetadata {
   std::string params_json;  // SPEC §6
   std::string input;        // input file path as given
   std::string device;       // e.g. "cpu (2 threads)" or "gpu: NVIDIA H100 80GB HBM3"
@@ -51,12 +52,17 @@ struct ResultsFile {
   std::vector<std::int64_t> token_begin{0};            // [n_seq + 1]
   std::optional<std::vector<std::int64_t>> token_ids;  // when the input has token_ids
   std::optional<std::vector<std::string>> tokens;      // when the input has tokens
+};
+
+// Everything a results file holds.
+struct ResultsFile : ResultsMetadata {
   TraceResults results;
   std::optional<DecayStats> stats;  // the /stats group (written when present)
 };
 
-// Writes under a temporary name in the same folder and renames when complete. Throws UsageError
-// when `path` exists and !force. Never leaves a partial file under `path`.
+// Writes a whole in-memory file (see ResultsWriter for streaming): under a temporary name in the
+// same folder, renamed when complete. Throws UsageError when `path` exists and !force. Never leaves
+// a partial file under `path`.
 void write_results_file(const std::string& path, const ResultsFile& file, bool force);
 
 // For the CLI, before any long work: throws UsageError when `path` exists and !force, when it is a

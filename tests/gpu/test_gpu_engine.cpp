@@ -53,8 +53,8 @@ void expect_engines_agree_on(const std::string& path, const Scenario& s) {
   const PlannedTrace planned = plan_trace(reader, request);
   GpuOptions options;
   options.mem_limit_bytes = s.gpu_mem;
-  const TraceOutput gpu = make_gpu_engine(options)->run(reader, planned.plan, s.params, {});
-  const TraceOutput cpu = make_cpu_engine(2)->run(reader, planned.plan, s.params, {});
+  const TraceOutput gpu = run_collect(*make_gpu_engine(options), reader, planned.plan, s.params, {});
+  const TraceOutput cpu = run_collect(*make_cpu_engine(2), reader, planned.plan, s.params, {});
 
   EXPECT_EQ(gpu.results.num_jobs(), cpu.results.num_jobs()) << s.name;
   HostNearTieProbe probe(reader, planned.plan, s.params);
@@ -108,12 +108,12 @@ static std::pair<std::string, std::string> bad_value_messages(const CorpusReader
   const PlannedTrace planned = plan_trace(reader, request);
   std::string cpu_message, gpu_message;
   try {
-    make_cpu_engine(1)->run(reader, planned.plan, request.params, {});
+    run_collect(*make_cpu_engine(1), reader, planned.plan, request.params, {});
   } catch (const InputError& e) {
     cpu_message = e.what();
   }
   try {
-    make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, {});
+    run_collect(*make_gpu_engine(GpuOptions{}), reader, planned.plan, request.params, {});
   } catch (const InputError& e) {
     gpu_message = e.what();
   }
@@ -196,7 +196,7 @@ TEST(GpuEngine, LayerThatCannotFitIsAUsageError) {
   const PlannedTrace planned = plan_trace(reader, request);  // mean of the last layer
   GpuOptions options;
   options.mem_limit_bytes = 2 * 100 * 1024;
-  EXPECT_THROW(make_gpu_engine(options)->run(reader, planned.plan, request.params, {}), UsageError);
+  EXPECT_THROW(run_collect(*make_gpu_engine(options), reader, planned.plan, request.params, {}), UsageError);
 }
 
 TEST(GpuEngine, BadValueMessageIsTheCpuMessage) {

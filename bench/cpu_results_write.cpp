@@ -1,0 +1,113 @@
+// Writing a results file: the streaming writer (chunks encoded on a thread pool, stored with
+// H5Dwrite_chunk) with 1 and all threads, against HDF5 applying the same shuffle + deflate filters
+// itself on one thread, on the same traced paths. Bytes are the in-memory size of the arrays.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "io/hdf5_util.hpp"
+#include "ratrace/engine.hpp"
+#include "ratrace/results_writer.hpp"
+#include "ratrace/synth.hpp"
+
+using namespace ratrace;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string& scratch_dir() {
+  static const std::string dir = [] {
+    const fs::path d = fs::temp_directory_path() / ("ratrace_bench_write_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    std::atexit([] { fs::remove_all(fs::temp_directory_path() / ("ratrace_bench_write_" + std::to_string(::getpid()))); });
+    return d.string();
+  }();
+  return dir;
+}
+
+// Every target of 8 synthetic heads of 1024 tokens (all head patterns), traced by the CPU engine.
+const ResultsFile& traced_paths() {
+  static const ResultsFile file = [] {
+    const std::string corpus = scratch_dir() + "/corpus.h5";
+    SynthOptions o;
+    o.num_sequences = 1;
+    o.num_layers = 1;
+    o.num_heads = 8;
+    o.min_len = o.max_len = 1024;
+    write_synthetic_corpus(corpus, o);
+    const CorpusReader reader(corpus);
+    TracePlan plan;
+    SequencePlan sp;
+    sp.seq_len = 1024;
+    sp.layers = {0};
+    sp.heads = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (int t = 0; t < sp.seq_len; ++t) sp.targets.push_back(t);
+    plan.sequences.push_back(sp);
+    ResultsFile f;
+    f.params_json = "{}";
+    f.input = corpus;
+    f.device = "cpu";
+    f.sequence_names = {reader.sequences()[0].name};
+    f.sequence_length = {1024};
+    f.token_begin = {0, 0};
+    f.results = run_collect(*make_cpu_engine(0), reader, plan, SearchParams{}, nullptr).results;
+    return f;
+  }();
+  return file;
+}
+
+double bytes_of(const TraceResults& r) {
+  return static_cast<double>(r.num_jobs() * (16 + 8) + r.num_paths() * 24 + r.num_nodes() * 8);
+}
+
+// args: {threads}; 0 = all hardware threads.
+void BM_ResultsWriter(benchmark::State& state) {
+  const ResultsFile& f = traced_paths();
+  const std::string out = scratch_dir() + "/streamed.h5";
+  for (auto _ : state) {
+    ResultsWriter writer(out, f, /*force=*/true, static_cast<int>(state.range(0)));
+    writer.append(f.results);
+    writer.commit(std::nullopt);
+  }
+  state.counters["bytes_per_s"] = benchmark::Counter(bytes_of(f.results), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["ratio"] = bytes_of(f.results) / static_cast<double>(fs::file_size(out));
+  state.SetLabel(fmt::format("{} nodes, threads {}", f.results.num_nodes(),
+                             state.range(0) > 0 ? state.range(0) : std::thread::hardware_concurrency()));
+}
+
+// The same arrays through HDF5's own filter pipeline (H5Dwrite of whole arrays), one thread.
+void BM_Hdf5OwnFilters(benchmark::State& state) {
+  const TraceResults& r = traced_paths().results;
+  const std::string out = scratch_dir() + "/filtered.h5";
+  for (auto _ : state) {
+    h5::Handle file = h5::file_handle(H5Fcreate(out.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+    std::vector<std::int32_t> seq_index, layer, head, target;
+    for (const JobKey& k : r.jobs) {
+      seq_index.push_back(k.seq_index);
+      layer.push_back(k.layer);
+      head.push_back(k.head);
+      target.push_back(k.target);
+    }
+    h5::write_vector(file, "seq_index", seq_index);
+    h5::write_vector(file, "layer", layer);
+    h5::write_vector(file, "head", head);
+    h5::write_vector(file, "target", target);
+    h5::write_vector(file, "path_begin", r.path_begin);
+    h5::write_vector(file, "score_raw", r.score_raw);
+    h5::write_vector(file, "score_norm", r.score_norm);
+    h5::write_vector(file, "node_begin", r.node_begin);
+    h5::write_vector(file, "position", r.node_position);
+    h5::write_vector(file, "edge_attn", r.node_edge_attn);
+  }
+  state.counters["bytes_per_s"] = benchmark::Counter(bytes_of(r), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_ResultsWriter)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Hdf5OwnFilters)->Unit(benchmark::kMillisecond)->UseRealTime();

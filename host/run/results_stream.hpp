@@ -1,0 +1,60 @@
+#pragma once
+// The engine -> results writer hand-off of `ratrace trace`. Batches go to a thread of its own,
+// which accumulates /stats and writes (compressing on all cores), so that writing overlaps the
+// engine's work. At most kMaxQueuedBytes of batches wait; push() blocks beyond that, so a run's
+// memory is bounded whatever the size of its output. With an HDF5 library that is not
+// thread-safe, push() writes each batch itself instead (same file, no overlap).
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "ratrace/decay_stats.hpp"
+#include "ratrace/engine.hpp"
+#include "ratrace/results_writer.hpp"
+
+namespace ratrace {
+
+struct TraceSummary {
+  std::int64_t jobs = 0, paths = 0, nodes = 0;
+};
+
+class ResultsStream {
+ public:
+  static constexpr std::size_t kMaxQueuedBytes = std::size_t{1} << 30;
+
+  // Opens the results file (ResultsWriter: UsageError when it exists and !force); `threads`
+  // compress (<= 0: every available CPU).
+  ResultsStream(const std::string& path, ResultsMetadata metadata, bool force, int threads = 0);
+  // Without finish(): drops what waits, stops the thread, and the temporary file is removed.
+  ~ResultsStream();
+  ResultsStream(const ResultsStream&) = delete;
+  ResultsStream& operator=(const ResultsStream&) = delete;
+
+  // Queues a batch (jobs after the earlier ones). Rethrows the writing thread's failure, if any.
+  void push(TraceBatch&& batch);
+  // Waits for every queued batch, writes /stats and commits the file under its name.
+  TraceSummary finish();
+
+ private:
+  static std::size_t bytes_of(const TraceBatch& batch);
+  void write(const TraceBatch& batch);
+  void work();
+  void stop(bool drop_queued);
+
+  ResultsWriter writer_;
+  DecayStatsBuilder stats_;  // touched by the writing thread only, until it is joined
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<TraceBatch> queue_;
+  std::size_t queued_bytes_ = 0;  // of the batches queued or being written
+  bool closing_ = false;
+  std::exception_ptr failure_;
+  std::thread thread_;  // last: starts once everything above exists; none without a thread-safe HDF5
+};
+
+}  // namespace ratrace
