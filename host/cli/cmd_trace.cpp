@@ -31,8 +31,12 @@ int run_trace_command(const TraceCommand& cmd) {
   const TraceSummary done =
       trace_to_file(reader, planned, request, *engine, cmd.output, cmd.force, make_terminal_progress("trace"));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print(stderr, "ratrace: wrote {}: {} jobs, {} paths, {} nodes in {:.2f} s ({:.0f} jobs/s)\n", cmd.output,
-             done.jobs, done.paths, done.nodes, seconds, seconds > 0 ? static_cast<double>(done.jobs) / seconds : 0.0);
+  // The writer's share says what bounds a run: writing (the engine waited) or tracing.
+  fmt::print(stderr,
+             "ratrace: wrote {}: {} jobs, {} paths, {} nodes in {:.2f} s ({:.0f} jobs/s; writer busy {:.2f} s, "
+             "engine waited {:.2f} s for it)\n",
+             cmd.output, done.jobs, done.paths, done.nodes, seconds,
+             seconds > 0 ? static_cast<double>(done.jobs) / seconds : 0.0, done.writer_busy_s, done.engine_wait_s);
   return 0;
 }
 

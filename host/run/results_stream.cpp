@@ -1,8 +1,16 @@
 #include "run/results_stream.hpp"
 
+#include <chrono>
 #include <utility>
 
 namespace ratrace {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
 
 ResultsStream::ResultsStream(const std::string& path, ResultsMetadata metadata, bool force, int threads)
     : writer_(path, std::move(metadata), force, threads) {
@@ -18,17 +26,21 @@ std::size_t ResultsStream::bytes_of(const TraceBatch& batch) {
 }
 
 void ResultsStream::write(const TraceBatch& batch) {
+  const auto start = std::chrono::steady_clock::now();
   stats_.add_profiles(batch.profiles);
   stats_.add_results(batch.results);
   writer_.append(batch.results);
+  busy_s_ += seconds_since(start);
 }
 
 void ResultsStream::push(TraceBatch&& batch) {
   if (!thread_.joinable()) return write(batch);
   const std::size_t bytes = bytes_of(batch);
+  const auto start = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   // A batch larger than the bound still goes through, alone.
   changed_.wait(lock, [&] { return failure_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxQueuedBytes; });
+  wait_s_ += seconds_since(start);
   if (failure_) std::rethrow_exception(failure_);
   queued_bytes_ += bytes;
   queue_.push_back(std::move(batch));
@@ -73,8 +85,10 @@ void ResultsStream::stop(bool drop_queued) {
 TraceSummary ResultsStream::finish() {
   stop(/*drop_queued=*/false);  // the thread drains the queue before it stops
   if (failure_) std::rethrow_exception(failure_);
+  const auto start = std::chrono::steady_clock::now();
   writer_.commit(stats_.build());
-  return TraceSummary{writer_.num_jobs(), writer_.num_paths(), writer_.num_nodes()};
+  busy_s_ += seconds_since(start);
+  return TraceSummary{writer_.num_jobs(), writer_.num_paths(), writer_.num_nodes(), busy_s_, wait_s_};
 }
 
 }  // namespace ratrace

@@ -21,6 +21,8 @@ namespace ratrace {
 
 struct TraceSummary {
   std::int64_t jobs = 0, paths = 0, nodes = 0;
+  double writer_busy_s = 0;  // time spent writing batches (stats, checks, compression, disk)
+  double engine_wait_s = 0;  // time the engine waited for room in the queue: > 0 means writer-bound
 };
 
 class ResultsStream {
@@ -54,6 +56,8 @@ class ResultsStream {
   std::size_t queued_bytes_ = 0;  // of the batches queued or being written
   bool closing_ = false;
   std::exception_ptr failure_;
+  double busy_s_ = 0;  // the writing thread's (or push()'s, without one)
+  double wait_s_ = 0;  // push()'s
   std::thread thread_;  // last: starts once everything above exists; none without a thread-safe HDF5
 };
 
