@@ -225,7 +225,7 @@ TEST(ResultsStream, WritesWhatWasPushedAndStatsLikeTheWholeRun) {
   }
   const std::string out = dir.file("out.h5");
   ResultsStream stream(out, sample_metadata(), false);
-  for (TraceBatch& b : batches) stream.push(std::move(b));
+  for (TraceBatch& b : batches) stream.consume(std::move(b));
   const TraceSummary summary = stream.finish();
   EXPECT_EQ(summary.jobs, static_cast<std::int64_t>(all.num_jobs()));
   EXPECT_EQ(summary.nodes, static_cast<std::int64_t>(all.num_nodes()));
@@ -238,17 +238,36 @@ TEST(ResultsStream, WritesWhatWasPushedAndStatsLikeTheWholeRun) {
   EXPECT_EQ(back.stats->attn_count, want.attn_count);
 }
 
+TEST(ResultsStream, WrittenBatchesComeBackEmptyWithTheirMemory) {
+  TempDir dir;
+  std::mt19937 rng(19);
+  TraceBatch batch{random_batch(rng, 0, 100, 300, 50), {}};
+  const std::size_t nodes = batch.results.num_nodes();
+  ResultsStream stream(dir.file("out.h5"), sample_metadata(), false);
+  EXPECT_EQ(stream.spare().results.node_position.capacity(), 0u);  // none kept yet
+  stream.consume(std::move(batch));
+  stream.finish();  // written: the batch is now a spare
+  const TraceBatch spare = stream.spare();
+  EXPECT_EQ(spare.results.num_jobs(), 0u);
+  EXPECT_EQ(spare.results.path_begin, std::vector<std::int64_t>{0});
+  EXPECT_EQ(spare.results.node_begin, std::vector<std::int64_t>{0});
+  EXPECT_EQ(spare.results.num_nodes(), 0u);
+  EXPECT_GE(spare.results.node_position.capacity(), nodes);
+  EXPECT_GE(spare.results.node_edge_attn.capacity(), nodes);
+  EXPECT_EQ(stream.spare().results.node_position.capacity(), 0u);  // handed out once
+}
+
 TEST(ResultsStream, AWritingFailureReachesTheEngineAndLeavesNoFile) {
   TempDir dir;
   std::mt19937 rng(13);
   const TraceResults batch = random_batch(rng, 0, 10, 50, 10);
   {
     ResultsStream stream(dir.file("out.h5"), sample_metadata(), false);
-    stream.push(TraceBatch{batch, {}});
-    stream.push(TraceBatch{batch, {}});  // duplicate jobs: the writer fails (now or on the next call)
+    stream.consume(TraceBatch{batch, {}});
+    stream.consume(TraceBatch{batch, {}});  // duplicate jobs: the writer fails (now or on the next call)
     bool thrown = false;
     try {
-      for (int i = 0; i < 100 && !thrown; ++i) stream.push(TraceBatch{{}, {}});
+      for (int i = 0; i < 100 && !thrown; ++i) stream.consume(TraceBatch{{}, {}});
       stream.finish();
     } catch (const std::logic_error& e) {
       thrown = true;
@@ -259,7 +278,7 @@ TEST(ResultsStream, AWritingFailureReachesTheEngineAndLeavesNoFile) {
   EXPECT_TRUE(entries(dir).empty());
   {
     ResultsStream stream(dir.file("out.h5"), sample_metadata(), false);
-    stream.push(TraceBatch{batch, {}});
+    stream.consume(TraceBatch{batch, {}});
   }  // abandoned (the engine threw): nothing left
   EXPECT_TRUE(entries(dir).empty());
 }

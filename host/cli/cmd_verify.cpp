@@ -55,15 +55,13 @@ int run_verify_command(const VerifyCommand& cmd) {
       for (const int head : sp.heads)
         for (const int target : sp.targets) sampled.insert(JobKey{sp.seq_index, layer, head, target});
   TraceOutput gpu_out;
-  gpu_out.row_sums = gpu_engine->run(
-      reader, planned.plan, request.params,
-      [&](TraceBatch&& batch) {
-        const TraceResults& r = batch.results;
-        for (std::size_t k = 0; k < r.num_jobs(); ++k)
-          if (sampled.count(r.jobs[k])) gpu_out.results.append(r.jobs[k], r.job_paths(k));
-        gpu_out.profiles.insert(gpu_out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
-      },
-      make_terminal_progress("gpu"));
+  BatchSink keep_sampled([&](TraceBatch&& batch) {
+    const TraceResults& r = batch.results;
+    for (std::size_t k = 0; k < r.num_jobs(); ++k)
+      if (sampled.count(r.jobs[k])) gpu_out.results.append(r.jobs[k], r.job_paths(k));
+    gpu_out.profiles.insert(gpu_out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
+  });
+  gpu_out.row_sums = gpu_engine->run(reader, planned.plan, request.params, keep_sampled, make_terminal_progress("gpu"));
   const double gpu_seconds = seconds_since(start);
   start = std::chrono::steady_clock::now();
   const TraceOutput cpu_out = run_collect(*cpu_engine, reader, cpu_plan, request.params, make_terminal_progress("cpu"));

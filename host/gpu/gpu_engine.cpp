@@ -178,7 +178,7 @@ class GpuEngine final : public Engine {
   std::string device_description() const override { return "gpu: " + name_; }
 
   RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                  const BatchSink& sink, const ProgressFn& progress) override {
+                  BatchSink& sink, const ProgressFn& progress) override {
     params.validate();
     gpu::cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
     Run run(reader, plan, params, sink, progress, slot_budget(), pack_pool_);
@@ -208,7 +208,7 @@ class GpuEngine final : public Engine {
 
   class Run {
    public:
-    Run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, const BatchSink& sink,
+    Run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, BatchSink& sink,
         const ProgressFn& progress, std::size_t slot_budget, ThreadPool& pack_pool)
         : reader_(reader),
           plan_(plan),
@@ -494,7 +494,7 @@ class GpuEngine final : public Engine {
         }
         slot.workspace.enqueue_batch(batch, params_, stream);
         if (k < jobs.size()) {
-          append(slot.workspace.fetch_batch(stream), keys);  // waits: the next batch reuses the buffers
+          append(slot.workspace, stream, keys);  // waits: the next batch reuses the buffers
         } else {
           slot.last_keys = std::move(keys);
         }
@@ -523,27 +523,25 @@ class GpuEngine final : public Engine {
         matrices += static_cast<std::int64_t>(u.matrix_head.size());
       }
       if (!slot.last_keys.empty()) {
-        append(slot.workspace.fetch_batch(stream), slot.last_keys, std::move(profiles));
+        append(slot.workspace, stream, slot.last_keys, std::move(profiles));
       } else {
-        sink_(TraceBatch{{}, std::move(profiles)});
+        sink_.consume(TraceBatch{{}, std::move(profiles)});
       }
       slot.launch.reset();
       done_matrices_ += matrices;
       if (progress_) progress_(done_matrices_, total_matrices_);
     }
 
-    // Hands one fetched search batch to the sink, with the profiles of the matrices it completes.
-    void append(gpu::BatchResult r, const std::vector<JobKey>& keys, std::vector<AttentionProfile> profiles = {}) {
-      TraceResults piece;  // r by value: its arrays move
-      piece.jobs = keys;
-      piece.path_begin = std::move(r.path_begin);
-      piece.score_raw = std::move(r.score_raw);
-      piece.score_norm = std::move(r.score_norm);
-      piece.node_begin = std::move(r.node_begin);
-      piece.node_position = std::move(r.node_position);
-      piece.node_edge_attn = std::move(r.node_edge_attn);
-      if (piece.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
-      sink_(TraceBatch{std::move(piece), std::move(profiles)});
+    // Fetches the workspace's last search batch into a spare batch of the sink (waits for the
+    // stream) and hands it over, with the profiles of the matrices it completes.
+    void append(Workspace& workspace, cudaStream_t stream, const std::vector<JobKey>& keys,
+                std::vector<AttentionProfile> profiles = {}) {
+      TraceBatch batch = sink_.spare();
+      workspace.fetch_batch(stream, batch.results);
+      batch.results.jobs.assign(keys.begin(), keys.end());
+      batch.profiles = std::move(profiles);
+      if (batch.results.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
+      sink_.consume(std::move(batch));
     }
 
     // The GPU saw a bad value somewhere in this launch. Every earlier launch was clean, so the CPU
@@ -575,7 +573,7 @@ class GpuEngine final : public Engine {
     const CorpusReader& reader_;
     const TracePlan& plan_;
     const SearchParams& params_;
-    const BatchSink& sink_;
+    BatchSink& sink_;
     const ProgressFn& progress_;
     std::size_t slot_budget_;
     ThreadPool& pack_pool_;

@@ -17,13 +17,13 @@ void upload(DeviceBuffer& dst, const T* src, std::size_t count, cudaStream_t str
   if (count > 0) cuda_check(cudaMemcpyAsync(dst.get(), src, count * sizeof(T), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (upload)");
 }
 
+// Into `out`, resized in place: memory it already holds is reused (no fresh pages to fault in).
 template <class T>
-std::vector<T> download(const DeviceBuffer& src, std::size_t count, cudaStream_t stream) {
-  std::vector<T> out(count);
+void download(const DeviceBuffer& src, std::size_t count, std::vector<T>& out, cudaStream_t stream) {
+  out.resize(count);
   if (count > 0)
     cuda_check(cudaMemcpyAsync(out.data(), src.get(), count * sizeof(T), cudaMemcpyDeviceToHost, stream),
                "cudaMemcpyAsync (download)");
-  return out;
 }
 
 // Where each small array of a launch sits in one device buffer (16-byte aligned pieces), so that
@@ -288,25 +288,27 @@ void Workspace::release_batch_buffers() {
     b->release();
 }
 
-BatchResult Workspace::fetch_batch(cudaStream_t stream) {
-  BatchResult r;
+void Workspace::fetch_batch(cudaStream_t stream, TraceResults& r) {
   if (num_jobs_ == 0) {
-    r.path_begin = {0};
-    r.node_begin = {0};
-    return r;
+    r.path_begin.assign(1, 0);
+    r.node_begin.assign(1, 0);
+    r.score_raw.clear();
+    r.score_norm.clear();
+    r.node_position.clear();
+    r.node_edge_attn.clear();
+    return;
   }
-  r.path_begin = download<std::int64_t>(path_begin_, static_cast<std::size_t>(num_jobs_) + 1, stream);
+  download(path_begin_, static_cast<std::size_t>(num_jobs_) + 1, r.path_begin, stream);
   cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (paths)");
   const auto n_paths = static_cast<std::size_t>(r.path_begin.back());
-  r.node_begin = download<std::int64_t>(node_begin_, n_paths + 1, stream);
-  r.score_raw = download<double>(score_raw_, n_paths, stream);
-  r.score_norm = download<double>(score_norm_, n_paths, stream);
+  download(node_begin_, n_paths + 1, r.node_begin, stream);
+  download(score_raw_, n_paths, r.score_raw, stream);
+  download(score_norm_, n_paths, r.score_norm, stream);
   cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (nodes)");
   const auto n_nodes = static_cast<std::size_t>(r.node_begin.back());
-  r.node_position = download<std::int32_t>(node_position_, n_nodes, stream);
-  r.node_edge_attn = download<float>(node_edge_attn_, n_nodes, stream);
+  download(node_position_, n_nodes, r.node_position, stream);
+  download(node_edge_attn_, n_nodes, r.node_edge_attn, stream);
   cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (results)");
-  return r;
 }
 
 }  // namespace ratrace::gpu

@@ -14,6 +14,7 @@
 #include "ratrace/candidate_table.hpp"
 #include "ratrace/decay_stats.hpp"
 #include "ratrace/params.hpp"
+#include "ratrace/results.hpp"
 
 namespace ratrace::gpu {
 
@@ -22,16 +23,6 @@ struct LayerChecks {
   bool bad_values = false;  // somewhere in the launch
   std::int64_t rows_off = 0;
   std::vector<std::array<double, kDistanceBins>> profile_sums;  // one per launch matrix
-};
-
-// One batch's paths in the SPEC §5 layout (offsets relative to the batch).
-struct BatchResult {
-  std::vector<std::int64_t> path_begin;
-  std::vector<double> score_raw;
-  std::vector<double> score_norm;
-  std::vector<std::int64_t> node_begin;
-  std::vector<std::int32_t> node_position;
-  std::vector<float> node_edge_attn;
 };
 
 class Workspace {
@@ -63,8 +54,9 @@ class Workspace {
   // Enqueues the searches of `jobs` over the tables of the last launch. Jobs are run as given;
   // callers sort them by target descending.
   void enqueue_batch(const std::vector<BeamJob>& jobs, const SearchParams& params, cudaStream_t stream);
-  // Copies the last batch's paths back (waits for the stream).
-  BatchResult fetch_batch(cudaStream_t stream);
+  // Copies the last batch's paths back into `out`'s path and node arrays, in the SPEC §5 layout with
+  // batch-relative offsets (waits for the stream). Leaves out.jobs alone; reuses the arrays' capacity.
+  void fetch_batch(cudaStream_t stream, TraceResults& out);
 
   // Device bytes held by the launch buffers (heads, tables, descriptors, counters) and by the batch
   // buffers (jobs, arenas, paths). Buffers only grow, so what an earlier, differently shaped launch

@@ -5,6 +5,16 @@
 
 namespace ratrace {
 
+void TraceResults::clear() {
+  jobs.clear();
+  path_begin.assign(1, 0);
+  score_raw.clear();
+  score_norm.clear();
+  node_begin.assign(1, 0);
+  node_position.clear();
+  node_edge_attn.clear();
+}
+
 void TraceResults::append(const JobKey& key, const std::vector<PathResult>& paths) {
   jobs.push_back(key);
   for (const PathResult& p : paths) {

@@ -46,7 +46,7 @@ class CpuEngine final : public Engine {
   }
 
   RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                  const BatchSink& sink, const ProgressFn& progress) override {
+                  BatchSink& sink, const ProgressFn& progress) override {
     params.validate();
     Run run{reader, plan, params, sink, progress, pool_, {}, {}, {}, 0, 0};
     run.total_matrices = plan.num_matrices();
@@ -61,7 +61,7 @@ class CpuEngine final : public Engine {
     const CorpusReader& reader;
     const TracePlan& plan;
     const SearchParams& params;
-    const BatchSink& sink;
+    BatchSink& sink;
     const ProgressFn& progress;
     ThreadPool& pool;
     RowSumTally row_sums;
@@ -190,8 +190,8 @@ class CpuEngine final : public Engine {
         const std::uint8_t* is_bos = m.seq->is_bos.empty() ? nullptr : m.seq->is_bos.data();
         paths[k] = beam_search(m.table.ref(), jobs[k].target, is_bos, params);
       });
-      TraceBatch batch;
-      batch.profiles = std::move(pending_profiles);
+      TraceBatch batch = sink.spare();
+      batch.profiles.assign(pending_profiles.begin(), pending_profiles.end());
       pending_profiles.clear();
       std::size_t k = 0;
       for (const PendingMatrix& m : pending) {
@@ -203,7 +203,7 @@ class CpuEngine final : public Engine {
       }
       const auto matrices = static_cast<std::int64_t>(pending.size());
       pending.clear();
-      if (!batch.results.jobs.empty() || !batch.profiles.empty()) sink(std::move(batch));
+      if (!batch.results.jobs.empty() || !batch.profiles.empty()) sink.consume(std::move(batch));
       for (std::int64_t m = 0; m < matrices; ++m)
         if (++done_matrices; progress) progress(done_matrices, total_matrices);
     }

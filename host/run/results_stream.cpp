@@ -33,8 +33,19 @@ void ResultsStream::write(const TraceBatch& batch) {
   busy_s_ += seconds_since(start);
 }
 
-void ResultsStream::push(TraceBatch&& batch) {
-  if (!thread_.joinable()) return write(batch);
+TraceBatch ResultsStream::spare() {
+  std::lock_guard lock(mutex_);
+  if (spares_.empty()) return {};
+  TraceBatch batch = std::move(spares_.front());
+  spares_.pop_front();
+  return batch;
+}
+
+void ResultsStream::consume(TraceBatch&& batch) {
+  if (!thread_.joinable()) {
+    write(batch);
+    return recycle(std::move(batch), 0);
+  }
   const std::size_t bytes = bytes_of(batch);
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
@@ -44,6 +55,15 @@ void ResultsStream::push(TraceBatch&& batch) {
   if (failure_) std::rethrow_exception(failure_);
   queued_bytes_ += bytes;
   queue_.push_back(std::move(batch));
+  changed_.notify_all();
+}
+
+void ResultsStream::recycle(TraceBatch&& batch, std::size_t queued_bytes) {
+  batch.results.clear();  // keeps the arrays' memory for the engine's next fill
+  batch.profiles.clear();
+  std::lock_guard lock(mutex_);
+  queued_bytes_ -= queued_bytes;
+  if (spares_.size() < kMaxSpares) spares_.push_back(std::move(batch));
   changed_.notify_all();
 }
 
@@ -66,9 +86,8 @@ void ResultsStream::work() {
       changed_.notify_all();
       return;
     }
-    std::lock_guard lock(mutex_);
-    queued_bytes_ -= bytes_of(batch);
-    changed_.notify_all();
+    const std::size_t bytes = bytes_of(batch);
+    recycle(std::move(batch), bytes);
   }
 }
 

@@ -1,9 +1,10 @@
 #pragma once
-// The engine -> results writer hand-off of `ratrace trace`. Batches go to a thread of its own,
-// which accumulates /stats and writes (compressing on all cores), so that writing overlaps the
-// engine's work. At most kMaxQueuedBytes of batches wait; push() blocks beyond that, so a run's
-// memory is bounded whatever the size of its output. With an HDF5 library that is not
-// thread-safe, push() writes each batch itself instead (same file, no overlap).
+// The engine -> results writer hand-off of `ratrace trace`, as the engine's BatchSink. Batches go
+// to a thread of its own, which accumulates /stats and writes (compressing on all cores), so that
+// writing overlaps the engine's work. At most kMaxQueuedBytes of batches wait; consume() blocks
+// beyond that, so a run's memory is bounded whatever the size of its output. Written batches are
+// kept (up to kMaxSpares) for the engine to fill again. With an HDF5 library that is not
+// thread-safe, consume() writes each batch itself instead (same file, no overlap).
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -25,26 +26,31 @@ struct TraceSummary {
   double engine_wait_s = 0;  // time the engine waited for room in the queue: > 0 means writer-bound
 };
 
-class ResultsStream {
+class ResultsStream final : public BatchSink {
  public:
   static constexpr std::size_t kMaxQueuedBytes = std::size_t{1} << 30;
+  static constexpr std::size_t kMaxSpares = 2;
 
   // Opens the results file (ResultsWriter: UsageError when it exists and !force); `threads`
   // compress (<= 0: every available CPU).
   ResultsStream(const std::string& path, ResultsMetadata metadata, bool force, int threads = 0);
   // Without finish(): drops what waits, stops the thread, and the temporary file is removed.
-  ~ResultsStream();
+  ~ResultsStream() override;
   ResultsStream(const ResultsStream&) = delete;
   ResultsStream& operator=(const ResultsStream&) = delete;
 
   // Queues a batch (jobs after the earlier ones). Rethrows the writing thread's failure, if any.
-  void push(TraceBatch&& batch);
+  void consume(TraceBatch&& batch) override;
+  // A written batch, emptied, when one is kept; else a new one.
+  TraceBatch spare() override;
   // Waits for every queued batch, writes /stats and commits the file under its name.
   TraceSummary finish();
 
  private:
   static std::size_t bytes_of(const TraceBatch& batch);
   void write(const TraceBatch& batch);
+  // Empties a written batch and keeps it as a spare (when fewer than kMaxSpares are kept).
+  void recycle(TraceBatch&& batch, std::size_t queued_bytes);
   void work();
   void stop(bool drop_queued);
 
@@ -53,11 +59,12 @@ class ResultsStream {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<TraceBatch> queue_;
+  std::deque<TraceBatch> spares_;
   std::size_t queued_bytes_ = 0;  // of the batches queued or being written
   bool closing_ = false;
   std::exception_ptr failure_;
-  double busy_s_ = 0;  // the writing thread's (or push()'s, without one)
-  double wait_s_ = 0;  // push()'s
+  double busy_s_ = 0;  // the writing thread's (or consume()'s, without one)
+  double wait_s_ = 0;  // consume()'s
   std::thread thread_;  // last: starts once everything above exists; none without a thread-safe HDF5
 };
 

@@ -151,8 +151,7 @@ void warn_row_sums(const RowSumTally& row_sums) {
 TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
                            Engine& engine, const std::string& output, bool force, const ProgressFn& progress) {
   ResultsStream stream(output, make_results_metadata(reader, planned, request, engine), force, request.threads);
-  const RowSumTally row_sums = engine.run(
-      reader, planned.plan, request.params, [&stream](TraceBatch&& batch) { stream.push(std::move(batch)); }, progress);
+  const RowSumTally row_sums = engine.run(reader, planned.plan, request.params, stream, progress);
   const TraceSummary summary = stream.finish();
   warn_row_sums(row_sums);
   return summary;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ratrace/corpus_reader.hpp"
@@ -42,8 +43,23 @@ struct TraceBatch {
   TraceResults results;                    // jobs after those of the earlier batches
   std::vector<AttentionProfile> profiles;  // the traced matrices finished since the last batch
 };
-// Receives each batch as soon as it is ready; may block (to bound memory) or throw (to stop the run).
-using BatchSink = std::function<void(TraceBatch&&)>;
+// Where an engine's batches go, each as soon as it is ready. consume() may block (to bound
+// memory) or throw (to stop the run). An engine fills the batch that spare() gives: one already
+// consumed, emptied (TraceResults::clear) but keeping its arrays' capacity, so that a long run
+// does not map fresh memory for every batch (for GPU batches of hundreds of MB, the page faults
+// of fresh memory cost more than the copies into it).
+class BatchSink {
+ public:
+  BatchSink() = default;
+  explicit BatchSink(std::function<void(TraceBatch&&)> consume) : consume_(std::move(consume)) {}
+  virtual ~BatchSink() = default;
+  virtual void consume(TraceBatch&& batch) { consume_(std::move(batch)); }
+  // An empty batch to fill: a spent one when the sink keeps them, else a new one.
+  virtual TraceBatch spare() { return {}; }
+
+ private:
+  std::function<void(TraceBatch&&)> consume_;
+};
 
 // Called with (matrices done, matrices total) as work completes.
 using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
@@ -57,7 +73,7 @@ class Engine {
   // suspicious rows (warned once by the caller). Throws InputError on bad values in what it reads;
   // batches already delivered then stand for a failed run.
   virtual RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                          const BatchSink& sink, const ProgressFn& progress) = 0;
+                          BatchSink& sink, const ProgressFn& progress) = 0;
 };
 
 // A whole run's output in memory, for runs small enough to hold (verify, tests, the demo).

@@ -33,6 +33,8 @@ struct TraceResults {
   std::size_t num_paths() const { return score_raw.size(); }
   std::size_t num_nodes() const { return node_position.size(); }
 
+  // Empties every array (begins back to {0}), keeping their capacity for the next fill.
+  void clear();
   void append(const JobKey& key, const std::vector<PathResult>& paths);
   void append(const TraceResults& other);  // jobs of `other` after ours
   // The paths of job k, rebuilt as PathResult (for comparisons and display).

@@ -170,14 +170,8 @@ inline std::vector<std::vector<PathResult>> run_beams(const std::vector<const Ca
     arena += static_cast<std::int64_t>(j.target + 1) * params.top_beam;
   }
   ws.enqueue_batch(batch, params, stream.get());
-  const gpu::BatchResult r = ws.fetch_batch(stream.get());
   TraceResults results;
-  results.path_begin = r.path_begin;
-  results.score_raw = r.score_raw;
-  results.score_norm = r.score_norm;
-  results.node_begin = r.node_begin;
-  results.node_position = r.node_position;
-  results.node_edge_attn = r.node_edge_attn;
+  ws.fetch_batch(stream.get(), results);
   results.jobs.resize(jobs.size());
   std::vector<std::vector<PathResult>> out;
   for (std::size_t k = 0; k < jobs.size(); ++k) out.push_back(results.job_paths(k));
