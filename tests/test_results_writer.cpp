@@ -1,6 +1,7 @@
 // The streaming results writer (ResultsWriter, ResultsStream) and its chunk codec: batches written
 // one after another read back exactly like one in-memory file, across chunk boundaries; the stored
 // layout is what any HDF5 reader decodes with its stock filters; and no failure leaves a file.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -183,6 +184,26 @@ TEST(ResultsWriter, NoFileIsLeftWithoutCommitOrAfterABadBatch) {
   bad.sequence_length.pop_back();
   EXPECT_THROW(ResultsWriter(dir.file("out.h5"), bad, false), std::logic_error);
   EXPECT_TRUE(entries(dir).empty());
+}
+
+TEST(ResultsWriter, ABrokenBatchIsReportedWithFileWideNumbers) {
+  TempDir dir;
+  std::mt19937 rng(23);
+  const TraceResults first = random_batch(rng, 0, 100, 10, 20);
+  TraceResults second = random_batch(rng, 1, 100, 10, 20);
+  second.node_begin[2] = second.node_begin[1];  // path 1 of the batch loses every node
+  ResultsWriter writer(dir.file("out.h5"), sample_metadata(), false);
+  writer.append(first);
+  const std::int64_t p = static_cast<std::int64_t>(first.num_paths());
+  const std::int64_t n = static_cast<std::int64_t>(first.num_nodes());
+  try {
+    writer.append(second);
+    ADD_FAILURE() << "a path without nodes was accepted";
+  } catch (const std::logic_error& e) {
+    const std::string want = fmt::format("/paths/node_begin does not increase at entry {} ({} then {})", p + 2,
+                                         n + second.node_begin[1], n + second.node_begin[1]);
+    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what() << "\nwanted: " << want;
+  }
 }
 
 TEST(ResultsWriter, NeverReplacesAFileThatAppearedDuringTheRunWithoutForce) {

@@ -1,6 +1,9 @@
 // `ratrace trace` end to end: bad input gets one clear line, exit 2 and no results file;
 // good input round-trips through the results file and does not depend on the thread count.
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include <cmath>
 #include <filesystem>
@@ -153,6 +156,63 @@ TEST_F(TraceCli, ABadValueLateInTheRunLeavesNoFileAfterBatchesWereWritten) {
   fs::remove(out);
   expect_bad(in + " -o " + out + " --heads all --targets all --device cpu --threads 1 --no-stop-at-bos",
              {"/sequences/s1/attention", "head 64", "row 5", "column 2"});
+}
+
+// SIGTERM (a SLURM time limit) or SIGINT during a run: the temporary results file goes, and the
+// process still ends of that signal.
+TEST_F(TraceCli, AStopSignalRemovesTheTemporaryFile) {
+  ASSERT_EQ(run_cli("synth -o " + in + " --sequences 2 --layers 6 --heads 16 --len 768").exit_code, 0);
+  const auto temp_files = [&] {
+    int n = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path()))
+      n += entry.path().filename().string().rfind(".out.h5.tmp-", 0) == 0;
+    return n;
+  };
+  for (const int sig : {SIGTERM, SIGINT}) {
+    SCOPED_TRACE(::testing::Message() << "signal " << sig);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::freopen("/dev/null", "w", stderr);
+      ::execl(RATRACE_BINARY, "ratrace", "trace", in.c_str(), "-o", out.c_str(), "--layers", "all", "--heads", "all",
+              "--targets", "all", "--device", "cpu", "--threads", "1", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // The temporary file exists from the start of the run (about 150,000 jobs: seconds of work).
+    bool seen = false;
+    for (int i = 0; i < 2000 && !seen; ++i) {
+      seen = temp_files() == 1;
+      if (!seen) ::usleep(10'000);
+    }
+    ::kill(child, sig);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(seen) << "no temporary file appeared";
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the run ended before the signal (status " << status << ")";
+    EXPECT_EQ(WTERMSIG(status), sig);
+    EXPECT_EQ(temp_files(), 0);
+    EXPECT_FALSE(fs::exists(out));
+  }
+}
+
+// Writing fails part way (a file size limit, with SIGXFSZ ignored so that writes fail with EFBIG):
+// one error line naming the dataset, no HDF5 diagnostics from the writing thread, no file left.
+TEST_F(TraceCli, AWriteFailureMidRunIsOneLineAndLeavesNoFile) {
+  ASSERT_EQ(run_cli("synth -o " + in + " --sequences 2 --layers 4 --heads 16 --len 512").exit_code, 0);
+  const std::string err = dir.file("err.txt");
+  const std::string command = "sh -c \"trap '' XFSZ; ulimit -f 512; exec '" + std::string(RATRACE_BINARY) + "' trace '" +
+                              in + "' -o '" + out + "' --layers all --heads all --targets all --device cpu\" 2>'" +
+                              err + "'";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);  // an I/O failure: neither bad input nor a mismatch
+  const std::string text = read_text_file(err);
+  EXPECT_EQ(text.find("HDF5-DIAG"), std::string::npos) << text;
+  EXPECT_EQ(count_matching_lines(text, "error"), 1) << text;
+  EXPECT_NE(text.find("/nodes/"), std::string::npos) << text;  // the big arrays hit the limit first
+  EXPECT_FALSE(fs::exists(out));
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << "temp file left: " << entry.path();
 }
 
 TEST_F(TraceCli, OutOfRangeSelectionsAndBadOptions) {

@@ -135,7 +135,7 @@ void register_demo(CLI::App& root, int& exit_code) {
   sub->add_option("--dir", cmd->dir, "Folder for the corpus and results (default: a new temporary folder, kept)");
   sub->add_option("--device", cmd->device, "auto | cpu | gpu")->check(CLI::IsMember({"auto", "cpu", "gpu"}))
       ->capture_default_str();
-  sub->add_option("--threads", cmd->threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--threads", cmd->threads, "CPU threads (0 = all this process may use)")->check(CLI::NonNegativeNumber);
   sub->callback([cmd, &exit_code] { exit_code = run_demo(*cmd); });
 }
 

@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "cli/commands.hpp"
 #include "cli/trace_options.hpp"
+#include "io/results_consistency.hpp"
 #include "ratrace/corpus_reader.hpp"
 #include "ratrace/engine.hpp"
 #include "ratrace/errors.hpp"
@@ -48,7 +50,17 @@ int run_verify_command(const VerifyCommand& cmd) {
   const std::int64_t cpu_jobs = cpu_plan.num_jobs();
 
   auto start = std::chrono::steady_clock::now();
-  // The GPU runs the whole plan (as `trace` would); only the jobs the CPU runs are kept.
+  // The GPU runs the whole plan (as `trace` would). All its output is checked against the SPEC §5
+  // invariants (each job once, paths descending from their target), as the results writer would;
+  // only the jobs the CPU runs are kept for the comparison.
+  ResultsMetadata sequence_table;
+  for (const SequenceInfo& info : reader.sequences()) {
+    sequence_table.sequence_names.push_back(info.name);
+    sequence_table.sequence_length.push_back(info.seq_len);
+    sequence_table.token_begin.push_back(0);
+  }
+  JobChecker gpu_checker(sequence_table);
+  std::optional<std::string> gpu_output_problem;
   std::set<JobKey> sampled;
   for (const SequencePlan& sp : cpu_plan.sequences)
     for (const int layer : sp.layers)
@@ -57,6 +69,7 @@ int run_verify_command(const VerifyCommand& cmd) {
   TraceOutput gpu_out;
   BatchSink keep_sampled([&](TraceBatch&& batch) {
     const TraceResults& r = batch.results;
+    if (!gpu_output_problem) gpu_output_problem = gpu_checker.check(r);
     for (std::size_t k = 0; k < r.num_jobs(); ++k)
       if (sampled.count(r.jobs[k])) gpu_out.results.append(r.jobs[k], r.job_paths(k));
     gpu_out.profiles.insert(gpu_out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
@@ -75,14 +88,15 @@ int run_verify_command(const VerifyCommand& cmd) {
       [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
   const ProfileReport profiles = compare_profiles(cpu_out.profiles, gpu_out.profiles);
 
+  if (gpu_output_problem) fmt::print("mismatch: gpu output: {}\n", *gpu_output_problem);
   for (const std::string& line : report.first_mismatches) fmt::print("mismatch: {}\n", line);
   for (const std::string& line : profiles.first_mismatches) fmt::print("mismatch: {}\n", line);
   const std::string scope = cpu_jobs == total_jobs ? std::string("all jobs")
                                                    : fmt::format("sample of {} of {}, seed {}", cpu_jobs, total_jobs, cmd.seed);
   fmt::print("verify: {} jobs compared ({}), {} mismatches, {} near-ties, {} profiles compared ({} off), gpu {} vs {}\n",
-             report.jobs_compared, scope, report.mismatches, report.near_ties, profiles.compared, profiles.mismatches,
-             gpu.name, cpu_engine->device_description());
-  return report.mismatches > 0 || profiles.mismatches > 0 ? kExitMismatch : kExitOk;
+             report.jobs_compared, scope, report.mismatches + (gpu_output_problem ? 1 : 0), report.near_ties,
+             profiles.compared, profiles.mismatches, gpu.name, cpu_engine->device_description());
+  return report.mismatches > 0 || profiles.mismatches > 0 || gpu_output_problem ? kExitMismatch : kExitOk;
 }
 
 }  // namespace

@@ -7,8 +7,10 @@
 
 #include "cli/commands.hpp"
 #include "ratrace/errors.hpp"
+#include "ratrace/results_writer.hpp"
 
 int main(int argc, char** argv) {
+  ratrace::install_results_signal_guard();  // before any HDF5 call
   CLI::App app{"ratrace: reverse attention tracing, CPU reference and CUDA engine", "ratrace"};
   app.set_version_flag("--version", RATRACE_VERSION);
   app.require_subcommand(1);

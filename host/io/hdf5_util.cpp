@@ -78,14 +78,24 @@ Handle create_growable_vector(hid_t loc, const std::string& name, hid_t type, hs
   return ds;
 }
 
+// "FILE:/DATASET", for messages about a dataset being written.
+static std::string dataset_label(hid_t dataset) {
+  char file[4096] = "?", name[1024] = "?";
+  H5Fget_name(dataset, file, sizeof(file));
+  H5Iget_name(dataset, name, sizeof(name));
+  return fmt::format("{}:{}", file, name);
+}
+
 void set_length(hid_t dataset, hsize_t n) {
-  if (H5Dset_extent(dataset, &n) < 0) throw std::runtime_error(fmt::format("cannot extend a dataset to {} values", n));
+  if (H5Dset_extent(dataset, &n) < 0)
+    throw std::runtime_error(fmt::format("cannot extend {} to {} values", dataset_label(dataset), n));
 }
 
 void write_filtered_chunk(hid_t dataset, hsize_t first, const std::vector<unsigned char>& encoded) {
   // Filter mask 0: every filter of the pipeline (shuffle, deflate) was applied.
   if (H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, &first, encoded.size(), encoded.data()) < 0)
-    throw std::runtime_error(fmt::format("cannot write a chunk at value {} (disk full?)", first));
+    throw std::runtime_error(
+        fmt::format("cannot write {} at value {} (disk full or over a file size limit?)", dataset_label(dataset), first));
 }
 
 template <class T>

@@ -13,18 +13,25 @@
 namespace ratrace {
 namespace {
 
-// A CSR "begin" array: n + 1 entries, starting at 0, never decreasing, ending at `total`.
+// A CSR "begin" array: n + 1 entries, starting at 0, never decreasing, ending at `total`. Messages
+// add `entry_base` to entry numbers and `value_base` to values, so that a batch's arrays are
+// reported as the file holds them.
 std::optional<std::string> check_begins(const std::vector<std::int64_t>& begin, std::size_t n, std::size_t total,
-                                        const char* name, bool strictly_increasing) {
+                                        const char* name, bool strictly_increasing, std::int64_t entry_base = 0,
+                                        std::int64_t value_base = 0) {
   if (begin.size() != n + 1) return fmt::format("{} has {} entries, expected {}", name, begin.size(), n + 1);
-  if (begin.front() != 0) return fmt::format("{}[0] is {}, expected 0", name, begin.front());
+  if (begin.front() != 0)
+    return fmt::format("{}[{}] is {}, expected {}", name, entry_base, begin.front() + value_base, value_base);
   for (std::size_t k = 0; k + 1 < begin.size(); ++k) {
     const bool ok = strictly_increasing ? begin[k + 1] > begin[k] : begin[k + 1] >= begin[k];
-    if (!ok) return fmt::format("{} {} at entry {} ({} then {})", name,
-                                strictly_increasing ? "does not increase" : "decreases", k + 1, begin[k], begin[k + 1]);
+    if (!ok)
+      return fmt::format("{} {} at entry {} ({} then {})", name, strictly_increasing ? "does not increase" : "decreases",
+                         static_cast<std::int64_t>(k + 1) + entry_base, begin[k] + value_base,
+                         begin[k + 1] + value_base);
   }
   if (static_cast<std::size_t>(begin.back()) != total)
-    return fmt::format("{} ends at {}, but there are {} entries", name, begin.back(), total);
+    return fmt::format("{} ends at {}, but there are {} entries", name, begin.back() + value_base,
+                       static_cast<std::int64_t>(total) + value_base);
   return std::nullopt;
 }
 
@@ -54,14 +61,20 @@ std::optional<std::string> find_metadata_inconsistency(const ResultsMetadata& f)
 
 namespace {
 
-std::optional<std::string> check_csr(const TraceResults& r) {
+// `jobs_before` etc.: what earlier batches wrote, to report file-wide numbers.
+std::optional<std::string> check_csr(const TraceResults& r, std::int64_t jobs_before, std::int64_t paths_before,
+                                     std::int64_t nodes_before) {
   if (r.score_norm.size() != r.num_paths())
     return fmt::format("/paths/score_norm has {} entries, /paths/score_raw {}", r.score_norm.size(), r.num_paths());
   if (r.node_edge_attn.size() != r.num_nodes())
     return fmt::format("/nodes/edge_attn has {} entries, /nodes/position {}", r.node_edge_attn.size(), r.num_nodes());
-  if (auto e = check_begins(r.path_begin, r.num_jobs(), r.num_paths(), "/jobs/path_begin", false)) return e;
+  if (auto e = check_begins(r.path_begin, r.num_jobs(), r.num_paths(), "/jobs/path_begin", false, jobs_before,
+                            paths_before))
+    return e;
   // Every path holds at least its target (p0).
-  if (auto e = check_begins(r.node_begin, r.num_paths(), r.num_nodes(), "/paths/node_begin", true)) return e;
+  if (auto e = check_begins(r.node_begin, r.num_paths(), r.num_nodes(), "/paths/node_begin", true, paths_before,
+                            nodes_before))
+    return e;
   return std::nullopt;
 }
 
@@ -91,14 +104,16 @@ constexpr std::size_t kJobsPerTask = 1024;
 
 }  // namespace
 
-std::size_t JobChecker::KeyHash::operator()(const JobKey& k) const {
-  std::uint64_t h = static_cast<std::uint32_t>(k.seq_index);
-  for (const std::int32_t v : {k.layer, k.head, k.target}) h = h * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint32_t>(v);
-  return static_cast<std::size_t>(h ^ (h >> 29));
+bool JobChecker::seen_before(const JobKey& job) {
+  std::vector<bool>& targets = seen_[{job.seq_index, job.layer, job.head}];
+  if (targets.empty()) targets.resize(static_cast<std::size_t>(metadata_.sequence_length[job.seq_index]));
+  const bool seen = targets[job.target];
+  targets[job.target] = true;
+  return seen;
 }
 
 std::optional<std::string> JobChecker::check(const TraceResults& r, ThreadPool* pool) {
-  if (auto e = check_csr(r)) return e;
+  if (auto e = check_csr(r, jobs_before_, paths_before_, nodes_before_)) return e;
   const ResultsMetadata& f = metadata_;
   for (std::size_t k = 0; k < r.num_jobs(); ++k) {
     const JobKey& job = r.jobs[k];
@@ -111,7 +126,7 @@ std::optional<std::string> JobChecker::check(const TraceResults& r, ThreadPool* 
     const std::int32_t len = f.sequence_length[job.seq_index];
     if (job.target < 0 || job.target >= len)
       return fmt::format("job {}: /jobs/target {} is outside [0, {})", number, job.target, len);
-    if (!seen_.insert(job).second)
+    if (seen_before(job))
       return fmt::format("job {}: sequence {} layer {} head {} target {} appears twice", number, job.seq_index,
                          job.layer, head_label(job.head), job.target);
   }
@@ -134,6 +149,7 @@ std::optional<std::string> JobChecker::check(const TraceResults& r, ThreadPool* 
 
   jobs_before_ += static_cast<std::int64_t>(r.num_jobs());
   paths_before_ += static_cast<std::int64_t>(r.num_paths());
+  nodes_before_ += static_cast<std::int64_t>(r.num_nodes());
   return std::nullopt;
 }
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <map>
+#include <tuple>
+#include <vector>
 
 #include "ratrace/results.hpp"
 
@@ -27,13 +29,15 @@ class JobChecker {
   std::optional<std::string> check(const TraceResults& batch, ThreadPool* pool = nullptr);
 
  private:
-  struct KeyHash {
-    std::size_t operator()(const JobKey& k) const;
-  };
+  // Whether (matrix, target) was seen: one bit per target of each traced (sequence, layer, head),
+  // so memory follows the corpus, not the number of jobs written.
+  bool seen_before(const JobKey& job);
+
   const ResultsMetadata& metadata_;
-  std::unordered_set<JobKey, KeyHash> seen_;
+  std::map<std::tuple<std::int32_t, std::int32_t, std::int32_t>, std::vector<bool>> seen_;
   std::int64_t jobs_before_ = 0;
   std::int64_t paths_before_ = 0;
+  std::int64_t nodes_before_ = 0;
 };
 
 // Metadata, then all the jobs as one batch.

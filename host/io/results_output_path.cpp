@@ -4,7 +4,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+#include <signal.h>
+
+#include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +18,7 @@
 
 #include "ratrace/errors.hpp"
 #include "ratrace/results.hpp"
+#include "ratrace/results_writer.hpp"
 
 namespace ratrace {
 namespace fs = std::filesystem;
@@ -33,7 +39,52 @@ void sync_path(const fs::path& path, int flags) {
   ::close(fd);
 }
 
+// The tracked temporary files: fixed slots the signal handler can read without locks or
+// allocation (only async-signal-safe calls happen there).
+struct TempSlot {
+  std::atomic<bool> used{false};
+  char path[PATH_MAX] = {};
+};
+TempSlot temp_slots[kMaxTrackedTempFiles];
+
+extern "C" void remove_temp_files_and_die(int sig) {
+  for (TempSlot& slot : temp_slots)
+    if (slot.used.load()) ::unlink(slot.path);
+  ::signal(sig, SIG_DFL);  // then end as the signal would have ended us (exit status 128 + sig)
+  ::raise(sig);
+}
+
 }  // namespace
+
+void track_temp_file(const std::string& temp) {
+  if (temp.size() >= PATH_MAX) return;
+  for (TempSlot& slot : temp_slots) {
+    if (slot.used.load()) continue;
+    std::memcpy(slot.path, temp.c_str(), temp.size() + 1);
+    slot.used.store(true);
+    return;
+  }
+}
+
+void untrack_temp_file(const std::string& temp) {
+  for (TempSlot& slot : temp_slots)
+    if (slot.used.load() && temp == slot.path) slot.used.store(false);
+}
+
+void install_results_signal_guard() {
+  // HDF5's own clean-up at exit closes what is still open, and crashes on a file whose close
+  // failed (a full disk): files are closed explicitly, so it is not needed.
+  H5dont_atexit();
+  struct sigaction action = {};
+  action.sa_handler = remove_temp_files_and_die;
+  sigemptyset(&action.sa_mask);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGXCPU, SIGXFSZ}) {
+    struct sigaction current = {};
+    // A signal the caller ignores stays ignored (nohup's SIGHUP, a shell's `trap '' XFSZ`).
+    if (::sigaction(sig, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+    ::sigaction(sig, &action, nullptr);
+  }
+}
 
 bool output_path_taken(const std::string& path) {
   std::error_code ec;

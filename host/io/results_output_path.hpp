@@ -11,6 +11,12 @@ bool output_path_taken(const std::string& path);
 // A fresh name in the same directory as `path`: ".NAME.tmp-<pid>-<random>".
 std::string temp_path_beside(const std::string& path);
 
+// Temporary files in progress, removed by the signal guard (install_results_signal_guard) when
+// the process is stopped by a signal. At most kMaxTrackedTempFiles at once; more are not tracked.
+inline constexpr int kMaxTrackedTempFiles = 4;
+void track_temp_file(const std::string& temp);
+void untrack_temp_file(const std::string& temp);
+
 // Flushes `temp` to disk and renames it onto `path`. With `replace`, whatever is there is replaced;
 // without, UsageError when `path` exists by then (checked atomically where the file system can).
 // Throws std::runtime_error naming both paths when the rename fails otherwise.

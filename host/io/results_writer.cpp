@@ -3,7 +3,7 @@
 // stored with H5Dwrite_chunk, so compression scales with the cores while all HDF5 calls stay on
 // the calling thread (the HDF5 library is not thread-safe). Values short of a chunk wait in a
 // column's tail; a column that never fills one chunk is written at commit like any small dataset
-// (contiguous below 4096 values), so small files look exactly as before.
+// (contiguous below 4096 values), so small files keep the layout they always had.
 #include "ratrace/results_writer.hpp"
 
 #include <fmt/format.h>
@@ -80,6 +80,7 @@ struct ResultsWriter::Impl {
     temp = temp_path_beside(path);
     h5::Handle fapl = h5::plist_handle(H5Pcreate(H5P_FILE_ACCESS));
     H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);  // closing the file closes anything left open
+    track_temp_file(temp);  // before it exists: a signal during H5Fcreate must find it too
     file = h5::file_handle(H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl));
     if (!file.valid()) throw std::runtime_error(fmt::format("cannot create the temporary results file '{}'", temp));
     h5::write_attr_string(file, "format", kResultsFormatName);
@@ -151,6 +152,7 @@ struct ResultsWriter::Impl {
   }
 
   void append(const TraceResults& batch) {
+    h5::silence_errors();  // HDF5's error printing is set per thread: this may be a writing thread
     if (auto problem = checker.check(batch, &pool))
       throw std::logic_error(fmt::format("results to write to '{}' are inconsistent: {}", path, *problem));
     const std::size_t n = batch.num_jobs();
@@ -184,6 +186,7 @@ struct ResultsWriter::Impl {
   }
 
   void commit(const std::optional<DecayStats>& stats) {
+    h5::silence_errors();
     std::vector<ChunkTask> tasks;
     for (Column* c : columns()) {
       if (!c->dataset.valid()) {  // never a whole chunk: an ordinary small dataset
@@ -203,6 +206,7 @@ struct ResultsWriter::Impl {
     if (H5Fclose(file.release()) < 0)
       throw std::runtime_error(fmt::format("cannot finish writing '{}' (disk full?)", temp));
     commit_temp_file(temp, path, force);
+    untrack_temp_file(temp);
     committed = true;
   }
 
@@ -212,7 +216,10 @@ struct ResultsWriter::Impl {
     paths_group.reset();
     nodes_group.reset();
     file.reset();
-    if (!temp.empty()) std::remove(temp.c_str());
+    if (!temp.empty()) {
+      std::remove(temp.c_str());
+      untrack_temp_file(temp);
+    }
   }
 };
 

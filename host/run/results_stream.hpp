@@ -2,7 +2,7 @@
 // The engine -> results writer hand-off of `ratrace trace`, as the engine's BatchSink. Batches go
 // to a thread of its own, which accumulates /stats and writes (compressing on all cores), so that
 // writing overlaps the engine's work. At most kMaxQueuedBytes of batches wait; consume() blocks
-// beyond that, so a run's memory is bounded whatever the size of its output. Written batches are
+// beyond that, so the paths never all sit in memory, however large the output. Written batches are
 // kept (up to kMaxSpares) for the engine to fill again. With an HDF5 library that is not
 // thread-safe, consume() writes each batch itself instead (same file, no overlap).
 #include <condition_variable>

@@ -47,8 +47,9 @@ ResultsMetadata make_results_metadata(const CorpusReader& reader, const PlannedT
                                       const TraceRequest& request, const Engine& engine);
 
 // `ratrace trace`: runs the plan and streams the results into `output` as they come (results
-// file, /stats included), so that memory does not grow with the output. Nothing is left under
-// `output` (or a temporary name) when the run fails.
+// file, /stats included), so that the paths never all sit in memory. Nothing is left under
+// `output` (or a temporary name) when the run fails or is stopped by a signal the CLI guards
+// (install_results_signal_guard).
 TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
                            Engine& engine, const std::string& output, bool force, const ProgressFn& progress);
 

@@ -85,7 +85,8 @@ struct TraceOutput {
 TraceOutput run_collect(Engine& engine, const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
                         const ProgressFn& progress);
 
-// threads <= 0: all hardware threads. Output is identical whatever the thread count.
+// threads <= 0: every CPU this process may run on (available_cpus). Output is identical whatever
+// the thread count.
 std::unique_ptr<Engine> make_cpu_engine(int threads);
 
 struct GpuStatus {

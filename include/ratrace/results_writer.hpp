@@ -1,7 +1,8 @@
 #pragma once
 // Streams a results file (SPEC §5) to disk while a run is going: the metadata first, then batches
-// of jobs as the engine finishes them, then /stats. Memory stays bounded by a batch, whatever the
-// size of the run's output, and the big arrays are compressed on many threads.
+// of jobs as the engine finishes them, then /stats. The paths never all sit in memory (the writer
+// keeps one bit per traced target and matrix, to refuse a job twice), and the big arrays are
+// compressed on many threads.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -11,6 +12,12 @@
 #include "ratrace/results.hpp"
 
 namespace ratrace {
+
+// For programs that write results files (the CLI calls it first thing in main): a SIGINT, SIGTERM
+// (a SLURM time limit), SIGHUP, SIGXCPU or SIGXFSZ removes the temporary file of a run in progress
+// before the process ends of that signal (signals already ignored, as under nohup, stay ignored),
+// and HDF5 is kept from cleaning up at exit. Call it before any other HDF5 call. A SIGKILL (or the OOM killer) still leaves `.OUT.h5.tmp-<pid>-*`.
+void install_results_signal_guard();
 
 class ResultsWriter {
  public:
