@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 #include "cli/commands.hpp"
 #include "ratrace/errors.hpp"
@@ -38,8 +39,11 @@ int main(int argc, char** argv) {
   } catch (const ratrace::UsageError& e) {
     fmt::print(stderr, "ratrace: error: {}\n", e.what());
     return ratrace::kExitBadInput;
-  } catch (const std::exception& e) {
+  } catch (const std::logic_error& e) {  // a broken invariant: a bug in ratrace
     fmt::print(stderr, "ratrace: internal error: {}\n", e.what());
+    return ratrace::kExitInternal;
+  } catch (const std::exception& e) {  // the system failed us: I/O, memory, the GPU driver
+    fmt::print(stderr, "ratrace: error: {}\n", e.what());
     return ratrace::kExitInternal;
   }
   return exit_code;
