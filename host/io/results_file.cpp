@@ -4,12 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <type_traits>
-#include <utility>
 
 #include "io/hdf5_util.hpp"
 #include "io/results_consistency.hpp"
@@ -21,7 +19,6 @@
 
 namespace ratrace {
 namespace {
-
 
 // --- reading ------------------------------------------------------------------------------------
 

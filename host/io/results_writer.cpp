@@ -46,10 +46,12 @@ struct Column {
 struct ChunkTask {
   Column* column;
   hsize_t index;
-  const unsigned char* values;        // kChunkValues values (or `valid` at commit)...
-  std::vector<unsigned char> owned;  // ...here when they came through the tail
-  hsize_t valid = kChunkValues;
+  const unsigned char* view;          // the chunk's values in the caller's batch, or null when...
+  std::vector<unsigned char> owned;  // ...they came through the column's tail
+  hsize_t valid = kChunkValues;      // values present (fewer only in the final chunk)
   std::vector<unsigned char> encoded;
+
+  const unsigned char* values() const { return view ? view : owned.data(); }
 };
 
 }  // namespace
@@ -127,7 +129,6 @@ struct ResultsWriter::Impl {
       left -= take;
       if (c.tail_values() == kChunkValues) {
         tasks.push_back(ChunkTask{&c, c.chunks_queued++, nullptr, std::exchange(c.tail, {})});
-        tasks.back().values = tasks.back().owned.data();
       }
     }
     for (; left >= kChunkValues; left -= kChunkValues, p += kChunkValues * c.value_size)
@@ -140,7 +141,7 @@ struct ResultsWriter::Impl {
   void store(std::vector<ChunkTask>& tasks) {
     pool.parallel_for(static_cast<std::int64_t>(tasks.size()), [&](std::int64_t i) {
       ChunkTask& t = tasks[i];
-      t.encoded = encode_chunk(t.values, t.column->value_size, t.valid, kChunkValues, kResultsDeflateLevel);
+      t.encoded = encode_chunk(t.values(), t.column->value_size, t.valid, kChunkValues, kResultsDeflateLevel);
     });
     for (ChunkTask& t : tasks) {
       Column& c = *t.column;
@@ -192,9 +193,8 @@ struct ResultsWriter::Impl {
       if (!c->dataset.valid()) {  // never a whole chunk: an ordinary small dataset
         h5::write_raw_vector(c->group, c->name, c->type, c->tail.data(), c->length);
       } else if (!c->tail.empty()) {
-        tasks.push_back(ChunkTask{c, c->chunks_queued++, nullptr, std::exchange(c->tail, {}), 0});
-        tasks.back().values = tasks.back().owned.data();
-        tasks.back().valid = tasks.back().owned.size() / c->value_size;
+        const hsize_t valid = c->tail_values();
+        tasks.push_back(ChunkTask{c, c->chunks_queued++, nullptr, std::exchange(c->tail, {}), valid});
       }
     }
     store(tasks);
