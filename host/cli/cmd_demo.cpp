@@ -17,6 +17,7 @@
 #include "ratrace/synth.hpp"
 #include "run/trace_run.hpp"
 #include "util/progress.hpp"
+#include "util/stopwatch.hpp"
 
 namespace ratrace::cli {
 namespace {
@@ -88,9 +89,9 @@ int run_demo(const DemoCommand& cmd) {
   const PlannedTrace planned = plan_trace(reader, request);
   const auto engine = choose_engine(request);
   const auto start = std::chrono::steady_clock::now();
-  const ResultsFile file = run_trace(reader, planned, request, *engine, make_terminal_progress("demo"));
-  write_results_file(results, file, /*force=*/true);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  trace_to_file(reader, planned, request, *engine, results, /*force=*/true, make_terminal_progress("demo"));
+  const double seconds = seconds_since(start);
+  const ResultsFile file = read_results_file(results);  // what a user would read back
 
   const TraceResults& r = file.results;
   const int last_layer = synth.num_layers - 1;

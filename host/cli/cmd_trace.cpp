@@ -8,6 +8,7 @@
 #include "ratrace/corpus_reader.hpp"
 #include "run/trace_run.hpp"
 #include "util/progress.hpp"
+#include "util/stopwatch.hpp"
 
 namespace ratrace::cli {
 namespace {
@@ -30,7 +31,7 @@ int run_trace_command(const TraceCommand& cmd) {
   const auto start = std::chrono::steady_clock::now();
   const TraceSummary done =
       trace_to_file(reader, planned, request, *engine, cmd.output, cmd.force, make_terminal_progress("trace"));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   // The writer's share says what bounds a run: writing (the engine waited) or tracing.
   fmt::print(stderr,
              "ratrace: wrote {}: {} jobs, {} paths, {} nodes in {:.2f} s ({:.0f} jobs/s; writer busy {:.2f} s, "

@@ -16,6 +16,7 @@
 #include "ratrace/errors.hpp"
 #include "run/trace_run.hpp"
 #include "util/progress.hpp"
+#include "util/stopwatch.hpp"
 #include "verify/compare.hpp"
 #include "verify/host_probe.hpp"
 #include "verify/sample_plan.hpp"
@@ -28,10 +29,6 @@ struct VerifyCommand {
   std::int64_t sample = 0;
   std::uint64_t seed = 1;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 int run_verify_command(const VerifyCommand& cmd) {
   const TraceRequest request = finish_request(cmd.options);

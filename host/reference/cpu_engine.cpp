@@ -191,8 +191,7 @@ class CpuEngine final : public Engine {
         paths[k] = beam_search(m.table.ref(), jobs[k].target, is_bos, params);
       });
       TraceBatch batch = sink.spare();
-      batch.profiles.assign(pending_profiles.begin(), pending_profiles.end());
-      pending_profiles.clear();
+      batch.profiles.swap(pending_profiles);  // pending_profiles takes the spare's empty one
       std::size_t k = 0;
       for (const PendingMatrix& m : pending) {
         for (const int t : m.seq->targets) {

@@ -3,14 +3,9 @@
 #include <chrono>
 #include <utility>
 
+#include "util/stopwatch.hpp"
+
 namespace ratrace {
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-}  // namespace
 
 ResultsStream::ResultsStream(const std::string& path, ResultsMetadata metadata, bool force, int threads)
     : writer_(path, std::move(metadata), force, threads) {

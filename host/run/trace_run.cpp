@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "ratrace/decay_stats.hpp"
 #include "ratrace/errors.hpp"
 #include "ratrace/selection.hpp"
 
@@ -155,17 +154,6 @@ TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& plann
   const TraceSummary summary = stream.finish();
   warn_row_sums(row_sums);
   return summary;
-}
-
-ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
-                      Engine& engine, const ProgressFn& progress) {
-  TraceOutput output = run_collect(engine, reader, planned.plan, request.params, progress);
-  warn_row_sums(output.row_sums);
-  ResultsFile file;
-  static_cast<ResultsMetadata&>(file) = make_results_metadata(reader, planned, request, engine);
-  file.stats = compute_decay_stats(output.results, output.profiles);
-  file.results = std::move(output.results);
-  return file;
 }
 
 }  // namespace ratrace

@@ -53,8 +53,5 @@ ResultsMetadata make_results_metadata(const CorpusReader& reader, const PlannedT
 TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
                            Engine& engine, const std::string& output, bool force, const ProgressFn& progress);
 
-// Runs the plan and assembles the whole results file in memory (for small runs: the demo).
-ResultsFile run_trace(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
-                      Engine& engine, const ProgressFn& progress);
 
 }  // namespace ratrace

@@ -74,11 +74,9 @@ DecayStats compute_decay_stats(const TraceResults& results, const std::vector<At
 }
 
 DecayStats DecayStatsBuilder::build() const {
-  const auto& attn = attn_;
-  const auto& paths = paths_;
   std::set<RowKey> keys;
-  for (const auto& entry : attn) keys.insert(entry.first);
-  for (const auto& entry : paths) keys.insert(entry.first);
+  for (const auto& entry : attn_) keys.insert(entry.first);
+  for (const auto& entry : paths_) keys.insert(entry.first);
 
   DecayStats stats;
   for (const RowKey& key : keys) {
@@ -87,9 +85,9 @@ DecayStats DecayStatsBuilder::build() const {
 
     std::array<double, kDistanceBins> mean{};
     std::array<std::int64_t, kDistanceBins> count{};
-    const auto a = attn.find(key);
+    const auto a = attn_.find(key);
     for (int b = 0; b < kDistanceBins; ++b) {
-      count[b] = a == attn.end() ? 0 : a->second.count[b];
+      count[b] = a == attn_.end() ? 0 : a->second.count[b];
       mean[b] = count[b] > 0 ? a->second.sum[b] / static_cast<double>(count[b]) : kNaN;
     }
     stats.attn_mean.push_back(mean);
@@ -97,8 +95,8 @@ DecayStats DecayStatsBuilder::build() const {
 
     // Path statistics are per-job means: each job's path weights sum to 1, so every row's
     // origin_weight + origin_no_hop (and sink_mass + sink_rest) sums to 1. No jobs: NaN.
-    const auto p = paths.find(key);
-    const PathSums sums = p == paths.end() ? PathSums{} : p->second;
+    const auto p = paths_.find(key);
+    const PathSums sums = p == paths_.end() ? PathSums{} : p->second;
     const double n = static_cast<double>(sums.jobs);
     auto per_job = [&](double v) { return sums.jobs > 0 ? v / n : kNaN; };
     std::array<double, kDistanceBins> origin{};

@@ -76,7 +76,7 @@ class Engine {
                           BatchSink& sink, const ProgressFn& progress) = 0;
 };
 
-// A whole run's output in memory, for runs small enough to hold (verify, tests, the demo).
+// A whole run's output in memory, for runs small enough to hold (verify, tests, benchmarks).
 struct TraceOutput {
   TraceResults results;                    // jobs in the engine's batch order, each once
   std::vector<AttentionProfile> profiles;  // one per traced matrix
