@@ -62,40 +62,14 @@ BIG=$WORK/big.h5
 # 1. Kernel and engine tests against the CPU stages.
 step gpu-tests 150 '\] [0-9]+ tests?' "$BIN/ratrace_gpu_tests" --gtest_color=no
 
-# 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time.
-synth() {  # synth NAME ARGS...
-  local name=$1
-  shift
-  "$RATRACE" synth -o "$WORK/$name.h5" --force "$@" >>"$OUT/synth.log" 2>&1 || echo "synth $name failed" >>"$OUT/synth.log"
-}
-synth f16 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float16 --seed 1
-synth bf16 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype bfloat16 --seed 2
-synth f32 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float32 --seed 3
-synth f64 --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float64 --seed 4
-synth mask --sequences 3 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float16 --mask --seed 5
-synth ties --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float32 --ties 16 --seed 6
-synth deflate --sequences 2 --layers 2 --heads 4 --min-len 64 --max-len 160 --dtype float16 --deflate 4 --seed 7
-synth long --sequences 1 --layers 1 --heads 8 --len 2048 --dtype float16 --seed 8
-V="--layers all --heads all,mean,max --targets all"
-verify_key='^verify:'
-step verify-f16-avg 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V
-step verify-bf16 60 "$verify_key" "$RATRACE" verify "$WORK/bf16.h5" $V
-step verify-f32 60 "$verify_key" "$RATRACE" verify "$WORK/f32.h5" $V
-step verify-f64 60 "$verify_key" "$RATRACE" verify "$WORK/f64.h5" $V
-step verify-norm-none 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --length-norm none
-step verify-norm-sqrt 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --length-norm sqrt
-step verify-norm-pow 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --length-norm pow:0.7
-step verify-mask 60 "$verify_key" "$RATRACE" verify "$WORK/mask.h5" $V
-step verify-ties 60 "$verify_key" "$RATRACE" verify "$WORK/ties.h5" $V
-step verify-no-stop-at-bos 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V --no-stop-at-bos
-step verify-bos-id-2 60 "$verify_key" "$RATRACE" verify "$WORK/ties.h5" $V --bos-token-id 2
-step verify-min-attn 60 "$verify_key" "$RATRACE" verify "$WORK/bf16.h5" $V --min-attn 0.02
-step verify-K32-B32 90 "$verify_key" "$RATRACE" verify "$WORK/f32.h5" $V -K 32 -B 32
-step verify-K32-B1 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5" $V -K 32 -B 1
-step verify-deflate 60 "$verify_key" "$RATRACE" verify "$WORK/deflate.h5" $V
-step verify-default-sel 60 "$verify_key" "$RATRACE" verify "$WORK/f16.h5"
-step verify-long-sample 90 "$verify_key" "$RATRACE" verify "$WORK/long.h5" --heads all,mean --targets all --sample 1500 --seed 3
-step verify-gpu-mem-tiny 60 "$verify_key" "$RATRACE" verify "$WORK/f32.h5" $V --gpu-mem 0.002
+# 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time: the runs of
+#    verify-modes.txt, which ctest also runs on the SIMT emulator.
+"$BIN/verify-corpora.sh" "$RATRACE" "$WORK" >"$OUT/synth.log" 2>&1 || note "FAIL           synth of the verify corpora (synth.log)"
+while read -r kind name limit corpus args; do
+  [ "$kind" = mode ] || continue
+  # shellcheck disable=SC2086  # the mode's arguments are words
+  step "verify-$name" "$limit" '^verify:' "$RATRACE" verify "$WORK/$corpus.h5" $args </dev/null
+done <"$BIN/verify-modes.txt"
 
 # 3. compute-sanitizer memcheck on small cases, multi-unit launches included (the packed layout and
 #    the per-matrix offsets of batched launches are what a wrong index would break first).

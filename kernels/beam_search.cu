@@ -26,6 +26,7 @@
 #include <string>
 
 #include "kernels/gpu_api.cuh"
+#include "kernels/launch.cuh"
 #include "kernels/warp_queue.cuh"
 #include "ratrace/detail/float_convert.hpp"
 #include "ratrace/detail/scoring.hpp"
@@ -257,8 +258,8 @@ void launch_beam_batch(const BeamArgs& args, const BatchScratch& scratch, const 
                        cudaStream_t stream) {
   if (args.num_jobs <= 0) return;
   const std::int64_t threads_needed = static_cast<std::int64_t>(args.num_jobs) * 32;
-  beam_search_kernel<<<static_cast<unsigned>((threads_needed + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      args, scratch);
+  launch_kernel(beam_search_kernel, static_cast<unsigned>((threads_needed + kThreads - 1) / kThreads), kThreads, 0,
+                stream, args, scratch);
   check(cudaGetLastError(), "beam_search_kernel launch");
 
   // path_begin = exclusive sum of path counts; per-(job, rank) node offsets = exclusive sum of
@@ -274,8 +275,8 @@ void launch_beam_batch(const BeamArgs& args, const BatchScratch& scratch, const 
   check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.node_count, node_offset, slots + 1, stream),
         "cub::DeviceScan::ExclusiveSum (nodes)");
 
-  gather_paths_kernel<<<static_cast<unsigned>((slots + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      args, scratch, out, node_offset);
+  launch_kernel(gather_paths_kernel, static_cast<unsigned>((slots + kThreads - 1) / kThreads), kThreads, 0, stream, args,
+                scratch, out, static_cast<const std::int64_t*>(node_offset));
   check(cudaGetLastError(), "gather_paths_kernel launch");
 }
 

@@ -27,6 +27,7 @@
 #include <string>
 
 #include "kernels/gpu_api.cuh"
+#include "kernels/launch.cuh"
 #include "kernels/warp_queue.cuh"
 #include "ratrace/decay_stats.hpp"
 #include "ratrace/detail/float_convert.hpp"
@@ -194,7 +195,7 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
   const bool want_mean = g.mean_matrix >= 0;
   const bool want_max = g.max_matrix >= 0;
 
-  extern __shared__ double head_sums[];  // [H][blockDim.x] used of [max_aggregate_heads][blockDim.x]
+  double* head_sums = dynamic_shared_memory<double>();  // [H][blockDim.x] used of [max_aggregate_heads][blockDim.x]
   __shared__ std::uint64_t queues[2][kMaxWarps * 32];
   __shared__ double bins[2][kDistanceBins];
   for (int k = threadIdx.x; k < H * static_cast<int>(blockDim.x); k += blockDim.x) head_sums[k] = 0.0;
@@ -317,7 +318,7 @@ unsigned grid_of(std::int64_t blocks, const char* what) {
 template <class E>
 void launch_for(const TopkArgs& a, cudaStream_t stream) {
   if (a.head_rows > 0) {
-    head_topk_kernel<E><<<grid_of(a.head_rows, "head_topk_kernel"), kThreads, 0, stream>>>(a);
+    launch_kernel(head_topk_kernel<E>, grid_of(a.head_rows, "head_topk_kernel"), kThreads, 0, stream, a);
     check_launch("head_topk_kernel");
   }
   if (a.aggregate_rows > 0) {
@@ -334,7 +335,7 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
     const cudaError_t err = cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                  static_cast<int>(shared));
     if (err != cudaSuccess) throw std::runtime_error(std::string("cudaFuncSetAttribute: ") + cudaGetErrorString(err));
-    aggregate_topk_kernel<E><<<grid_of(a.aggregate_rows, "aggregate_topk_kernel"), threads, shared, stream>>>(a);
+    launch_kernel(aggregate_topk_kernel<E>, grid_of(a.aggregate_rows, "aggregate_topk_kernel"), threads, shared, stream, a);
     check_launch("aggregate_topk_kernel");
   }
 }
@@ -354,8 +355,8 @@ void launch_finish_tables(const DeviceTables& tables, const MatrixDesc* matrices
                           const std::uint8_t* is_bos, bool stop_at_bos, cudaStream_t stream) {
   if (num_rows <= 0) return;
   const std::int64_t blocks = (num_rows * 32 + kThreads - 1) / kThreads;
-  finish_tables_kernel<<<grid_of(blocks, "finish_tables_kernel"), kThreads, 0, stream>>>(tables, matrices, num_rows,
-                                                                                          is_bos, stop_at_bos);
+  launch_kernel(finish_tables_kernel, grid_of(blocks, "finish_tables_kernel"), kThreads, 0, stream, tables, matrices,
+                num_rows, is_bos, stop_at_bos);
   check_launch("finish_tables_kernel");
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run HERE (no GPU needed): builds Release for sm_90 with CUDA and packs what the GPU machine runs
 # into .device/ (git-ignored): bin/ (ratrace, ratrace_gpu_tests, ratrace_bench_gpu,
-# device-check.sh) and lib/ (their shared libraries, bundled by the shared bundle-libs.sh).
+# device-check.sh and the verify runs it reads) and lib/ (their shared libraries, bundled by the
+# shared bundle-libs.sh).
 # Then, on the GPU machine, from the repository root:
 #   LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh        (logs under $OUT)
 #   scripts/device-bundle.sh [BUILD_DIR]      default BUILD_DIR: build-gpu
@@ -18,7 +19,7 @@ cmake --build "$build" --target ratrace ratrace_gpu_tests ratrace_bench_gpu -j"$
 rm -rf .device
 mkdir -p .device/bin .device/lib
 cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench_gpu" .device/bin/
-cp bench/device-check.sh .device/bin/
+cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt .device/bin/
 "$bundle_libs" .device/lib .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu
 
 # .device/ is in .gitignore; keep it out of git's view in clones without that line too.

@@ -6,7 +6,7 @@ scripts/setup.sh
 # GPU tests skip without a GPU; say why once, before ctest's own summary.
 if [ -x build/tests/ratrace_gpu_tests ]; then
   reason=$(build/tests/ratrace_gpu_tests --gtest_filter='GpuRowTopK.*' 2>&1 | grep -m1 '^no usable GPU' || true)
-  [ -z "$reason" ] || echo "test: GPU tests will skip: $reason"
+  [ -z "$reason" ] || echo "test: GPU tests will skip: $reason (their simt.* twins run them on the SIMT emulator)"
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

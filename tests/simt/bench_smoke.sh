@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# ctest simt.bench.smoke: runs a GPU benchmark binary (on the emulator) and passes when it exits 0,
+# reports no error and prints the counters that bench/device-check.sh reads.
+#   bench_smoke.sh BENCH_BINARY [benchmark options...]
+set -uo pipefail
+out=$("$@" 2>&1)
+rc=$?
+echo "$out"
+[ "$rc" -eq 0 ] || { echo "bench_smoke: exit code $rc"; exit 1; }
+for counter in frac_of_copy_bw end_to_end_over_read speedup; do
+  grep -q "$counter=" <<<"$out" || { echo "bench_smoke: no $counter counter"; exit 1; }
+done
+! grep -q "ERROR OCCURRED" <<<"$out" || { echo "bench_smoke: a benchmark reported an error"; exit 1; }

@@ -1,0 +1,75 @@
+// The CLI with a device present (the emulated one): `--device auto` picks it and says so on stderr
+// and in the results' `device` attribute; the GPU's results file holds the CPU's results (SPEC §2);
+// with no device, `--device gpu` refuses (exit 2) and `--device auto` falls back to the CPU.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "ratrace/results.hpp"
+#include "support/cli_runner.hpp"
+#include "verify/compare.hpp"
+
+namespace {
+
+using ratrace::testing::run_cli;
+using ratrace::testing::TempDir;
+
+constexpr const char* kEmulatedCard = "gpu: ratrace SIMT emulator (CPU)";
+
+std::string quoted(const std::string& path) { return "'" + path + "'"; }
+
+TEST(SimtCli, DeviceAutoPicksThePresentGpuAndItsFileMatchesTheCpuFile) {
+  TempDir dir;
+  const std::string corpus = dir.file("corpus.h5");
+  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 2 --layers 2 --heads 3 --min-len 40 --max-len 90 "
+                    "--dtype bfloat16 --mask --seed 11").exit_code, 0);
+  const std::string trace = " --layers all --heads all,mean --targets all -K 7 -B 4 --length-norm sqrt";
+
+  const auto gpu = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + trace);
+  ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
+  EXPECT_NE(gpu.err.find(kEmulatedCard), std::string::npos) << gpu.err;
+  const auto cpu = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("cpu.h5")) + trace + " --device cpu");
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+
+  const ratrace::ResultsFile on_gpu = ratrace::read_results_file(dir.file("gpu.h5"));
+  const ratrace::ResultsFile on_cpu = ratrace::read_results_file(dir.file("cpu.h5"));
+  EXPECT_EQ(on_gpu.device, kEmulatedCard);
+  EXPECT_EQ(on_cpu.device.rfind("cpu", 0), 0u) << on_cpu.device;
+  ASSERT_GT(on_cpu.results.num_jobs(), 0);
+  EXPECT_EQ(on_gpu.results.num_jobs(), on_cpu.results.num_jobs());
+  ratrace::SearchParams params;
+  params.top_k = 7;
+  params.top_beam = 4;
+  params.length_norm = ratrace::LengthNorm::parse("sqrt");
+  const ratrace::CompareReport report = ratrace::compare_results(on_cpu.results, on_gpu.results, params);
+  EXPECT_EQ(report.jobs_compared, on_cpu.results.num_jobs());
+  EXPECT_EQ(report.mismatches, 0);
+  ASSERT_TRUE(on_gpu.stats.has_value() && on_cpu.stats.has_value());
+}
+
+// RATRACE_SIMT_DEVICES=0 while it lives: the emulated machine has no device (children inherit it).
+struct NoDevice {
+  NoDevice() { setenv("RATRACE_SIMT_DEVICES", "0", 1); }
+  ~NoDevice() { unsetenv("RATRACE_SIMT_DEVICES"); }
+};
+
+TEST(SimtCli, WithoutADeviceGpuRefusesAndAutoFallsBackToTheCpu) {
+  TempDir dir;
+  const std::string corpus = dir.file("corpus.h5");
+  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
+  const NoDevice no_device;
+
+  const auto refused = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("no usable GPU"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
+  const auto verify = run_cli("verify " + quoted(corpus));
+  EXPECT_EQ(verify.exit_code, 2) << verify.err;
+
+  const auto fallback = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("auto.h5")));
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  EXPECT_EQ(ratrace::read_results_file(dir.file("auto.h5")).device.rfind("cpu", 0), 0u);
+}
+
+}  // namespace
