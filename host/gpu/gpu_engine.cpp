@@ -35,7 +35,11 @@
 // - Memory: GpuOptions::mem_limit_bytes (0 = 70% of free device memory) is split between the two
 //   slots. A unit's resident (packed) heads and tables must fit in half (per-head units are split
 //   into head groups to fit; a layer with mean/max needs all its heads at once); the searches of a
-//   launch run in batches whose history arenas fit in the rest.
+//   launch run in batches whose history arenas fit in the rest. The bound holds for the bytes the
+//   engine requests (the driver rounds allocations up, large ones to 2 MiB pages): device buffers
+//   are reused across launches, and what an earlier launch grew beyond the current one's needs is
+//   released when keeping it would pass the bound (Workspace::set_budget; tests/simt measures the
+//   peak against it).
 // - Bad values: the kernels raise a flag per launch; the host then re-reads (read_heads) and checks
 //   with check_attention_values the layers of that launch's units, each layer's heads in the order
 //   the CPU reference reads them, so the error names the same first element as the CPU reference.
@@ -165,6 +169,8 @@ std::array<std::int64_t, kDistanceBins> profile_counts(int S) {
   return count;
 }
 
+double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
 int pack_threads() {
   const int hw = available_cpus();
   return std::min(hw, kMaxPackThreads);
@@ -283,7 +289,11 @@ class GpuEngine final : public Engine {
             throw std::invalid_argument(fmt::format("plan: head {} of sequence '{}' is outside [0, {})", h, info.name, info.num_heads));
           else if (std::find(per_head.begin(), per_head.end(), h) == per_head.end()) per_head.push_back(h);
         }
-        const std::size_t min_job = Workspace::job_bytes(S - 1, params_.top_beam);
+        // The longest search, with the batch base of all the unit's searches (an upper bound).
+        const std::int64_t unit_jobs = static_cast<std::int64_t>(seq.targets.size()) *
+                                       static_cast<std::int64_t>(per_head.size() + 2);
+        const std::size_t min_job =
+            Workspace::job_bytes(S - 1, params_.top_beam) + Workspace::batch_base_bytes(unit_jobs, params_.top_beam);
         for (const int layer : seq.layers) {
           if (layer < 0 || layer >= info.num_layers)
             throw std::invalid_argument(fmt::format("plan: layer {} of sequence '{}' is outside [0, {})", layer, info.name, info.num_layers));
@@ -311,9 +321,9 @@ class GpuEngine final : public Engine {
             const std::size_t need = u.device_bytes + min_job;
             if (need > slot_budget_)
               throw UsageError(fmt::format(
-                  "sequence '{}' layer {}: mean/max over {} heads of {}x{} needs {} MiB of GPU memory, more than "
-                  "the {} MiB available per stream (raise --gpu-mem, or use --device cpu)",
-                  info.name, layer, info.num_heads, S, S, need >> 20, slot_budget_ >> 20));
+                  "sequence '{}' layer {}: mean/max over {} heads of {}x{} needs {:.2f} MiB of GPU memory, more than "
+                  "the {:.2f} MiB available per stream (raise --gpu-mem, or use --device cpu)",
+                  info.name, layer, info.num_heads, S, S, mib(need), mib(slot_budget_)));
             units.push_back(std::move(u));
           } else {
             // Heads in ascending order, so that contiguous ones are read in one call.
@@ -334,9 +344,9 @@ class GpuEngine final : public Engine {
             while (group > 1 && group_bytes(group) > slot_budget_) group = (group + 1) / 2;
             if (group_bytes(group) > slot_budget_)
               throw UsageError(fmt::format(
-                  "sequence '{}' layer {}: one {}x{} head needs {} MiB of GPU memory, more than the {} MiB "
+                  "sequence '{}' layer {}: one {}x{} head needs {:.2f} MiB of GPU memory, more than the {:.2f} MiB "
                   "available per stream (raise --gpu-mem, or use --device cpu)",
-                  info.name, layer, S, S, group_bytes(1) >> 20, slot_budget_ >> 20));
+                  info.name, layer, S, S, mib(group_bytes(1)), mib(slot_budget_)));
             for (std::size_t g0 = 0; g0 < heads.size(); g0 += group) units.push_back(group_unit(g0, group));
           }
         }
@@ -348,22 +358,30 @@ class GpuEngine final : public Engine {
     std::vector<std::pair<std::size_t, std::size_t>> group_units(const std::vector<Unit>& units) const {
       std::vector<std::pair<std::size_t, std::size_t>> ranges;
       std::size_t begin = 0, head_bytes = 0, device_bytes = 0;
+      std::int64_t jobs = 0;
       int longest = 0;
+      const auto unit_jobs = [](const Unit& u) {
+        return static_cast<std::int64_t>(u.matrix_head.size() * u.seq->targets.size());
+      };
       for (std::size_t k = 0; k < units.size(); ++k) {
         const Unit& u = units[k];
         if (k > begin) {
           const int S = std::max(longest, u.spec.seq_len);
+          const std::size_t search_bytes = Workspace::job_bytes(S - 1, params_.top_beam) +
+                                           Workspace::batch_base_bytes(jobs + unit_jobs(u), params_.top_beam);
           const bool joins = u.elem == units[begin].elem && head_bytes + u.head_bytes <= kLaunchHeadBytes &&
-                             device_bytes + u.device_bytes + Workspace::job_bytes(S - 1, params_.top_beam) <= slot_budget_;
+                             device_bytes + u.device_bytes + search_bytes <= slot_budget_;
           if (!joins) {
             ranges.emplace_back(begin, k);
             begin = k;
             head_bytes = device_bytes = 0;
+            jobs = 0;
             longest = 0;
           }
         }
         head_bytes += u.head_bytes;
         device_bytes += u.device_bytes;
+        jobs += unit_jobs(u);
         longest = std::max(longest, u.spec.seq_len);
       }
       if (begin < units.size()) ranges.emplace_back(begin, units.size());
@@ -448,38 +466,30 @@ class GpuEngine final : public Engine {
                                    JobKey{u.seq->seq_index, u.layer, u.matrix_head[lm], t}});
       }
       std::stable_sort(jobs.begin(), jobs.end(), [](const HostJob& a, const HostJob& b) { return a.job.target > b.job.target; });
-      const std::size_t launch_bytes = Workspace::launch_bytes(layout);
-      const std::size_t room = slot_budget_ > launch_bytes ? slot_budget_ - launch_bytes : 0;
-
-      const std::size_t scan_bytes = gpu::scan_temp_bytes(static_cast<std::int64_t>(jobs.size()), params_.top_beam);
-
-      // The workspace's buffers only grow: what an earlier launch of this slot left beyond this
-      // launch's needs (longer heads, a larger arena) adds to them. Release such leftovers when they
-      // would take the slot past its bound by more than a small slack; the stream is idle here
-      // (harvest() synchronised it).
-      std::size_t batch_need = 0;
-      if (!jobs.empty()) {
-        std::size_t all = scan_bytes;
-        for (const HostJob& j : jobs) all += Workspace::job_bytes(j.job.target, params_.top_beam);
-        batch_need = std::min(all, std::max(room, scan_bytes + Workspace::job_bytes(jobs.front().job.target, params_.top_beam)));
-      }
+      // Besides the per-job bytes, a batch holds the scan's scratch and a few closing entries.
+      const std::size_t batch_base = Workspace::batch_base_bytes(static_cast<std::int64_t>(jobs.size()), params_.top_beam);
+      // Room kept for the searches beside the launch: all of them when they fit beside its own
+      // buffers, else what its own buffers leave (never less than the longest search). Leftovers
+      // of earlier launches that would eat into it are released: more, smaller batches cost more.
+      std::size_t all_searches = batch_base;
+      for (const HostJob& j : jobs) all_searches += Workspace::job_bytes(j.job.target, params_.top_beam);
+      const std::size_t own = Workspace::launch_bytes(layout);
+      const std::size_t search_room =
+          jobs.empty() ? 0
+                       : std::max(batch_base + Workspace::job_bytes(jobs.front().job.target, params_.top_beam),
+                                  std::min(all_searches, slot_budget_ > own ? slot_budget_ - own : 0));
       Workspace& ws = slot.workspace;
-      const std::size_t launch_over = ws.launch_bytes_held() > launch_bytes ? ws.launch_bytes_held() - launch_bytes : 0;
-      const std::size_t batch_over = ws.batch_bytes_held() > batch_need ? ws.batch_bytes_held() - batch_need : 0;
-      const std::size_t slack = slot_budget_ / 16;
-      if (launch_bytes + batch_need + launch_over + batch_over > slot_budget_ + slack) {
-        if (launch_over > slack / 2) ws.release_launch_buffers();
-        if (batch_over > slack / 2) ws.release_batch_buffers();
-      }
-
-      ws.enqueue_launch(layout, slot.raw_host.get(), stream);
+      ws.set_budget(slot_budget_);  // it releases what earlier launches left, when keeping it would pass the bound
+      ws.enqueue_launch(layout, slot.raw_host.get(), stream, search_room);
+      const std::size_t launch_held = ws.launch_bytes_held();
+      const std::size_t room = slot_budget_ > launch_held ? slot_budget_ - launch_held : 0;
       ws.enqueue_fetch_checks(stream);
 
       std::size_t k = 0;
       while (k < jobs.size()) {
         std::vector<BeamJob> batch;
         std::vector<JobKey> keys;
-        std::size_t bytes = scan_bytes;  // enough for the largest batch
+        std::size_t bytes = batch_base;  // enough for the largest batch
         std::int64_t arena = 0;
         while (k < jobs.size()) {
           const std::size_t b = Workspace::job_bytes(jobs[k].job.target, params_.top_beam);

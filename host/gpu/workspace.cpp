@@ -1,5 +1,6 @@
 #include "gpu/workspace.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -58,13 +59,45 @@ void put(unsigned char* base, std::size_t offset, const std::vector<T>& v) {
 
 }  // namespace
 
-std::size_t Workspace::launch_bytes(const LaunchLayout& l) {
+const std::array<DeviceBuffer Workspace::*, 7> Workspace::kLaunchBuffers{
+    &Workspace::raw_, &Workspace::small_, &Workspace::entries_, &Workspace::logp_,
+    &Workspace::count_, &Workspace::end_mask_, &Workspace::counters_};
+const std::array<DeviceBuffer Workspace::*, 12> Workspace::kBatchBuffers{
+    &Workspace::jobs_,       &Workspace::arena_,      &Workspace::stubs_,      &Workspace::path_count_,
+    &Workspace::node_count_, &Workspace::scan_temp_,  &Workspace::path_begin_, &Workspace::score_raw_,
+    &Workspace::score_norm_, &Workspace::node_begin_, &Workspace::node_position_, &Workspace::node_edge_attn_};
+
+Workspace::LaunchSizes Workspace::launch_sizes(const LaunchLayout& l) {
   const auto rows = static_cast<std::size_t>(l.rows());
   const auto K = static_cast<std::size_t>(l.top_k);
-  return static_cast<std::size_t>(l.raw_elems) * elem_size(l.elem)  // resident packed heads
-         + rows * K * (sizeof(Candidate) + sizeof(double))           // entries, logp
-         + rows * (sizeof(std::int32_t) + sizeof(std::uint32_t))     // count, end_mask
-         + small_layout(l).bytes + counters_bytes(l.num_matrices());
+  // Order of kLaunchBuffers: heads, descriptors, entries, logp, count, end_mask, counters.
+  return {static_cast<std::size_t>(l.raw_elems) * elem_size(l.elem), small_layout(l).bytes + 16,
+          rows * K * sizeof(Candidate), rows * K * sizeof(double), rows * sizeof(std::int32_t),
+          rows * sizeof(std::uint32_t), counters_bytes(l.num_matrices())};
+}
+
+Workspace::BatchSizes Workspace::batch_sizes(std::size_t num_jobs, std::size_t records, int top_beam) {
+  const std::size_t n = num_jobs, B = static_cast<std::size_t>(top_beam);
+  // Order of kBatchBuffers: jobs, arena, stubs, path_count, node_count, scan_temp, path_begin,
+  // score_raw, score_norm, node_begin, node_position, node_edge_attn.
+  return {n * sizeof(BeamJob),
+          records * sizeof(HistoryRecord),
+          n * B * sizeof(PathStub),
+          (n + 1) * sizeof(std::int64_t),
+          2 * (n * B + 1) * sizeof(std::int64_t),
+          scan_temp_bytes(static_cast<std::int64_t>(n), top_beam),
+          (n + 1) * sizeof(std::int64_t),
+          n * B * sizeof(double),
+          n * B * sizeof(double),
+          (n * B + 1) * sizeof(std::int64_t),
+          records * sizeof(std::int32_t),
+          records * sizeof(float)};
+}
+
+std::size_t Workspace::launch_bytes(const LaunchLayout& l) {
+  std::size_t sum = 0;
+  for (const std::size_t b : launch_sizes(l)) sum += b;
+  return sum;
 }
 
 std::size_t Workspace::job_bytes(int target, int top_beam) {
@@ -74,6 +107,44 @@ std::size_t Workspace::job_bytes(int target, int top_beam) {
          + records * (sizeof(HistoryRecord) + sizeof(std::int32_t) + sizeof(float))  // arena, nodes
          + B * (sizeof(PathStub) + 2 * sizeof(std::int64_t)            // stubs, node counts + offsets
                 + 2 * sizeof(double) + sizeof(std::int64_t));          // scores, node_begin
+}
+
+std::size_t Workspace::batch_base_bytes(std::int64_t num_jobs, int top_beam) {
+  // The scan's scratch, and the closing entries of path_count, path_begin, node_begin and node_count
+  // (two: counts, then their scan).
+  return scan_temp_bytes(num_jobs, top_beam) + 5 * sizeof(std::int64_t);
+}
+
+template <std::size_t N>
+std::size_t Workspace::bytes_held(const std::array<DeviceBuffer Workspace::*, N>& buffers) const {
+  std::size_t sum = 0;
+  for (const auto b : buffers) sum += (this->*b).capacity();
+  return sum;
+}
+
+template <std::size_t N>
+std::size_t Workspace::bytes_after(const std::array<DeviceBuffer Workspace::*, N>& buffers,
+                                   const std::array<std::size_t, N>& sizes) const {
+  std::size_t sum = 0;
+  for (std::size_t k = 0; k < N; ++k) sum += std::max((this->*buffers[k]).capacity(), sizes[k]);
+  return sum;
+}
+
+template <std::size_t N>
+void Workspace::reserve_all(const std::array<DeviceBuffer Workspace::*, N>& buffers, const std::array<std::size_t, N>& sizes) {
+  for (std::size_t k = 0; k < N; ++k) (this->*buffers[k]).reserve(sizes[k]);
+}
+
+template <std::size_t N>
+void Workspace::release_oversized(const std::array<DeviceBuffer Workspace::*, N>& buffers,
+                                  const std::array<std::size_t, N>& sizes) {
+  for (std::size_t k = 0; k < N; ++k)
+    if ((this->*buffers[k]).capacity() > sizes[k]) (this->*buffers[k]).release();
+}
+
+template <std::size_t N>
+void Workspace::release_all(const std::array<DeviceBuffer Workspace::*, N>& buffers) {
+  for (const auto b : buffers) (this->*b).release();
 }
 
 void Workspace::upload_descriptors(const LaunchLayout& l, cudaStream_t stream) {
@@ -122,9 +193,17 @@ void Workspace::allocate_tables(const LaunchLayout& l) {
   tables_.end_mask = end_mask_.reserve_as<std::uint32_t>(rows);
 }
 
-void Workspace::enqueue_launch(const LaunchLayout& l, const void* packed_host, cudaStream_t stream) {
+void Workspace::enqueue_launch(const LaunchLayout& l, const void* packed_host, cudaStream_t stream,
+                               std::size_t search_bytes) {
+  // Within the budget: drop what earlier, differently shaped work left beyond this launch's needs
+  // and its largest batch of searches (the stream is idle between launches).
+  const LaunchSizes sizes = launch_sizes(l);
+  if (budget_ > 0) {
+    if (bytes_after(kLaunchBuffers, sizes) + batch_bytes_held() > budget_) release_batch_buffers();
+    if (bytes_after(kLaunchBuffers, sizes) + search_bytes > budget_) release_oversized(kLaunchBuffers, sizes);
+  }
+  reserve_all(kLaunchBuffers, sizes);
   const std::size_t raw_bytes = static_cast<std::size_t>(l.raw_elems) * elem_size(l.elem);
-  raw_.reserve(raw_bytes);
   if (raw_bytes > 0)
     cuda_check(cudaMemcpyAsync(raw_.get(), packed_host, raw_bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (heads)");
   upload_descriptors(l, stream);
@@ -237,25 +316,30 @@ void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchPara
   std::size_t records = 0;
   for (const BeamJob& j : jobs) records += static_cast<std::size_t>(j.target + 1) * B;
 
+  // Within the budget beside the launch's buffers (the stream is idle between batches).
+  const BatchSizes sizes = batch_sizes(n, records, params.top_beam);
+  if (budget_ > 0 && launch_bytes_held() + bytes_after(kBatchBuffers, sizes) > budget_) release_oversized(kBatchBuffers, sizes);
+  reserve_all(kBatchBuffers, sizes);
+
   auto* staged = job_staging_.reserve_as<BeamJob>(n);
   std::memcpy(staged, jobs.data(), n * sizeof(BeamJob));
   upload(jobs_, staged, n, stream);
 
   BatchScratch scratch;
-  scratch.arena = arena_.reserve_as<HistoryRecord>(records);
-  scratch.stubs = stubs_.reserve_as<PathStub>(n * B);
-  scratch.path_count = path_count_.reserve_as<std::int64_t>(n + 1);
-  scratch.node_count = node_count_.reserve_as<std::int64_t>(2 * (n * B + 1));
-  scratch.scan_temp_bytes = scan_temp_bytes(static_cast<std::int64_t>(n), params.top_beam);
-  scratch.scan_temp = scan_temp_.reserve(scratch.scan_temp_bytes);
+  scratch.arena = static_cast<HistoryRecord*>(arena_.get());
+  scratch.stubs = static_cast<PathStub*>(stubs_.get());
+  scratch.path_count = static_cast<std::int64_t*>(path_count_.get());
+  scratch.node_count = static_cast<std::int64_t*>(node_count_.get());
+  scratch.scan_temp_bytes = sizes[5];
+  scratch.scan_temp = scan_temp_.get();
 
   BatchOutputs out;
-  out.path_begin = path_begin_.reserve_as<std::int64_t>(n + 1);
-  out.score_raw = score_raw_.reserve_as<double>(n * B);
-  out.score_norm = score_norm_.reserve_as<double>(n * B);
-  out.node_begin = node_begin_.reserve_as<std::int64_t>(n * B + 1);
-  out.node_position = node_position_.reserve_as<std::int32_t>(records);
-  out.node_edge_attn = node_edge_attn_.reserve_as<float>(records);
+  out.path_begin = static_cast<std::int64_t*>(path_begin_.get());
+  out.score_raw = static_cast<double*>(score_raw_.get());
+  out.score_norm = static_cast<double*>(score_norm_.get());
+  out.node_begin = static_cast<std::int64_t*>(node_begin_.get());
+  out.node_position = static_cast<std::int32_t*>(node_position_.get());
+  out.node_edge_attn = static_cast<float*>(node_edge_attn_.get());
 
   BeamArgs a;
   a.tables = tables_;
@@ -267,26 +351,10 @@ void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchPara
   launch_beam_batch(a, scratch, out, stream);
 }
 
-std::size_t Workspace::launch_bytes_held() const {
-  return raw_.capacity() + small_.capacity() + entries_.capacity() + logp_.capacity() + count_.capacity() +
-         end_mask_.capacity() + counters_.capacity();
-}
-
-std::size_t Workspace::batch_bytes_held() const {
-  return jobs_.capacity() + arena_.capacity() + stubs_.capacity() + path_count_.capacity() + node_count_.capacity() +
-         scan_temp_.capacity() + path_begin_.capacity() + score_raw_.capacity() + score_norm_.capacity() +
-         node_begin_.capacity() + node_position_.capacity() + node_edge_attn_.capacity();
-}
-
-void Workspace::release_launch_buffers() {
-  for (DeviceBuffer* b : {&raw_, &small_, &entries_, &logp_, &count_, &end_mask_, &counters_}) b->release();
-}
-
-void Workspace::release_batch_buffers() {
-  for (DeviceBuffer* b : {&jobs_, &arena_, &stubs_, &path_count_, &node_count_, &scan_temp_, &path_begin_, &score_raw_,
-                          &score_norm_, &node_begin_, &node_position_, &node_edge_attn_})
-    b->release();
-}
+std::size_t Workspace::launch_bytes_held() const { return bytes_held(kLaunchBuffers); }
+std::size_t Workspace::batch_bytes_held() const { return bytes_held(kBatchBuffers); }
+void Workspace::release_launch_buffers() { release_all(kLaunchBuffers); }
+void Workspace::release_batch_buffers() { release_all(kBatchBuffers); }
 
 void Workspace::fetch_batch(cudaStream_t stream, TraceResults& r) {
   if (num_jobs_ == 0) {

@@ -31,11 +31,15 @@ class Workspace {
   // (for budgets).
   static std::size_t launch_bytes(const LaunchLayout& layout);
   static std::size_t job_bytes(int target, int top_beam);
+  // What a batch of up to num_jobs jobs holds beside the sum of their job_bytes.
+  static std::size_t batch_base_bytes(std::int64_t num_jobs, int top_beam);
 
   // Uploads the packed heads (layout.raw_elems elements at layout.unit_raw_offset; pinned host
   // memory for a truly asynchronous copy), the masks, BOS flags and descriptors, and enqueues the
-  // top-K pass over every unit of the launch.
-  void enqueue_launch(const LaunchLayout& layout, const void* packed_host, cudaStream_t stream);
+  // top-K pass over every unit of the launch. search_bytes: what its largest batch of searches will
+  // need beside it (for the budget).
+  void enqueue_launch(const LaunchLayout& layout, const void* packed_host, cudaStream_t stream,
+                      std::size_t search_bytes = 0);
   // Enqueues the device-to-host copy of the checks and profiles (call after enqueue_launch).
   void enqueue_fetch_checks(cudaStream_t stream);
   // Valid once the stream has passed enqueue_fetch_checks.
@@ -58,6 +62,12 @@ class Workspace {
   // batch-relative offsets (waits for the stream). Leaves out.jobs alone; reuses the arrays' capacity.
   void fetch_batch(cudaStream_t stream, TraceResults& out);
 
+  // Bounds the device memory this workspace holds (0 = no bound): before a launch or a batch grows
+  // its buffers, the buffers that earlier, differently shaped work grew beyond this one's needs are
+  // released when keeping them would pass the bound. A launch plus one batch must fit in it (the
+  // engine sizes them so). Set it while the stream is idle.
+  void set_budget(std::size_t bytes) { budget_ = bytes; }
+
   // Device bytes held by the launch buffers (heads, tables, descriptors, counters) and by the batch
   // buffers (jobs, arenas, paths). Buffers only grow, so what an earlier, differently shaped launch
   // left behind counts against the next one; release them only while the stream is idle.
@@ -67,6 +77,27 @@ class Workspace {
   void release_batch_buffers();
 
  private:
+  // Bytes each buffer needs for a launch / a batch, in the order of kLaunchBuffers / kBatchBuffers:
+  // the one place that sizes them, for the reservations and the budget alike.
+  using LaunchSizes = std::array<std::size_t, 7>;
+  using BatchSizes = std::array<std::size_t, 12>;
+  static LaunchSizes launch_sizes(const LaunchLayout& layout);
+  static BatchSizes batch_sizes(std::size_t num_jobs, std::size_t records, int top_beam);
+  static const std::array<DeviceBuffer Workspace::*, 7> kLaunchBuffers;
+  static const std::array<DeviceBuffer Workspace::*, 12> kBatchBuffers;
+  // Bytes held now; once every buffer has grown to its size; growing them all; releasing those
+  // larger than their size (what is left is then exactly the sizes); releasing them all.
+  template <std::size_t N>
+  std::size_t bytes_held(const std::array<DeviceBuffer Workspace::*, N>& buffers) const;
+  template <std::size_t N>
+  std::size_t bytes_after(const std::array<DeviceBuffer Workspace::*, N>& buffers, const std::array<std::size_t, N>& sizes) const;
+  template <std::size_t N>
+  void reserve_all(const std::array<DeviceBuffer Workspace::*, N>& buffers, const std::array<std::size_t, N>& sizes);
+  template <std::size_t N>
+  void release_oversized(const std::array<DeviceBuffer Workspace::*, N>& buffers, const std::array<std::size_t, N>& sizes);
+  template <std::size_t N>
+  void release_all(const std::array<DeviceBuffer Workspace::*, N>& buffers);
+
   // Uploads the descriptors, row offsets, masks and BOS flags of `layout` (one copy) and points
   // topk_args_ / tables_ at them.
   void upload_descriptors(const LaunchLayout& layout, cudaStream_t stream);
@@ -80,6 +111,7 @@ class Workspace {
   const MatrixDesc* matrices_dev_ = nullptr;
   const std::uint8_t* is_bos_dev_ = nullptr;
   bool stop_at_bos_ = true;
+  std::size_t budget_ = 0;
   // launch
   DeviceBuffer raw_, small_, entries_, logp_, count_, end_mask_, counters_;
   // batch
