@@ -324,7 +324,7 @@ void launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_share
                                            uint3{bx, by, bz}, block, grid};
           }
           // Shared memory holds garbage at the start of a block on a GPU: so does it here.
-          std::memset(shared.get(), 0xA5, dynamic_shared_bytes);
+          if (shared) std::memset(shared.get(), 0xA5, dynamic_shared_bytes);
           dynamic_shared = reinterpret_cast<unsigned char*>(shared.get());
           run_block(kernel_body, threads, stacks, reverse);
         }
