@@ -12,12 +12,6 @@ std::size_t counters_bytes(int num_matrices) {
   return static_cast<std::size_t>(num_matrices) * kDistanceBins * sizeof(double) + 2 * sizeof(std::uint64_t);
 }
 
-template <class T>
-void upload(DeviceBuffer& dst, const T* src, std::size_t count, cudaStream_t stream) {
-  dst.reserve(count * sizeof(T));
-  if (count > 0) cuda_check(cudaMemcpyAsync(dst.get(), src, count * sizeof(T), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (upload)");
-}
-
 // Into `out`, resized in place: memory it already holds is reused (no fresh pages to fault in).
 template <class T>
 void download(const DeviceBuffer& src, std::size_t count, std::vector<T>& out, cudaStream_t stream) {
@@ -157,7 +151,7 @@ void Workspace::upload_descriptors(const LaunchLayout& l, cudaStream_t stream) {
   put(host, s.aggregate_row_begin, l.aggregate_row_begin);
   put(host, s.key_masks, l.key_masks);
   put(host, s.is_bos, l.is_bos);
-  auto* dev = static_cast<unsigned char*>(small_.reserve(s.bytes + 16));
+  auto* dev = static_cast<unsigned char*>(small_.get());  // sized by launch_sizes
   if (s.bytes > 0) cuda_check(cudaMemcpyAsync(dev, host, s.bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (descriptors)");
 
   row_begin_ = l.row_begin;
@@ -184,17 +178,7 @@ void Workspace::upload_descriptors(const LaunchLayout& l, cudaStream_t stream) {
   topk_args_.min_attn = l.min_attn;
 }
 
-void Workspace::allocate_tables(const LaunchLayout& l) {
-  const auto rows = static_cast<std::size_t>(l.rows());
-  const auto K = static_cast<std::size_t>(l.top_k);
-  tables_.entries = entries_.reserve_as<Candidate>(rows * K);
-  tables_.logp = logp_.reserve_as<double>(rows * K);
-  tables_.count = count_.reserve_as<std::int32_t>(rows);
-  tables_.end_mask = end_mask_.reserve_as<std::uint32_t>(rows);
-}
-
-void Workspace::enqueue_launch(const LaunchLayout& l, const void* packed_host, cudaStream_t stream,
-                               std::size_t search_bytes) {
+void Workspace::reserve_launch(const LaunchLayout& l, std::size_t search_bytes) {
   // Within the budget: drop what earlier, differently shaped work left beyond this launch's needs
   // and its largest batch of searches (the stream is idle between launches).
   const LaunchSizes sizes = launch_sizes(l);
@@ -203,14 +187,22 @@ void Workspace::enqueue_launch(const LaunchLayout& l, const void* packed_host, c
     if (bytes_after(kLaunchBuffers, sizes) + search_bytes > budget_) release_oversized(kLaunchBuffers, sizes);
   }
   reserve_all(kLaunchBuffers, sizes);
+  tables_.entries = static_cast<Candidate*>(entries_.get());
+  tables_.logp = static_cast<double*>(logp_.get());
+  tables_.count = static_cast<std::int32_t*>(count_.get());
+  tables_.end_mask = static_cast<std::uint32_t*>(end_mask_.get());
+}
+
+void Workspace::enqueue_launch(const LaunchLayout& l, const void* packed_host, cudaStream_t stream,
+                               std::size_t search_bytes) {
+  reserve_launch(l, search_bytes);
   const std::size_t raw_bytes = static_cast<std::size_t>(l.raw_elems) * elem_size(l.elem);
   if (raw_bytes > 0)
     cuda_check(cudaMemcpyAsync(raw_.get(), packed_host, raw_bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (heads)");
   upload_descriptors(l, stream);
-  allocate_tables(l);
 
   const int M = l.num_matrices();
-  auto* counters = static_cast<unsigned char*>(counters_.reserve(counters_bytes(M)));
+  auto* counters = static_cast<unsigned char*>(counters_.get());
   cuda_check(cudaMemsetAsync(counters, 0, counters_bytes(M), stream), "cudaMemsetAsync (counters)");
   const std::size_t profile_bytes = static_cast<std::size_t>(M) * kDistanceBins * sizeof(double);
 
@@ -275,8 +267,8 @@ void Workspace::enqueue_tables(const std::vector<const CandidateTable*>& tables,
       for (std::size_t r = 0; r < K; ++r) entries[(row0 + i) * K + r] = t.at(i, static_cast<std::int32_t>(r));
     }
   }
+  reserve_launch(l, 0);
   upload_descriptors(l, stream);
-  allocate_tables(l);
   if (rows > 0) {
     cuda_check(cudaMemcpyAsync(tables_.entries, entries.data(), entries.size() * sizeof(Candidate), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (entries)");
     cuda_check(cudaMemcpyAsync(tables_.count, counts.data(), counts.size() * sizeof(std::int32_t), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (counts)");
@@ -323,7 +315,7 @@ void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchPara
 
   auto* staged = job_staging_.reserve_as<BeamJob>(n);
   std::memcpy(staged, jobs.data(), n * sizeof(BeamJob));
-  upload(jobs_, staged, n, stream);
+  if (n > 0) cuda_check(cudaMemcpyAsync(jobs_.get(), staged, n * sizeof(BeamJob), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (jobs)");
 
   BatchScratch scratch;
   scratch.arena = static_cast<HistoryRecord*>(arena_.get());

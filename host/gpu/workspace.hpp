@@ -101,7 +101,9 @@ class Workspace {
   // Uploads the descriptors, row offsets, masks and BOS flags of `layout` (one copy) and points
   // topk_args_ / tables_ at them.
   void upload_descriptors(const LaunchLayout& layout, cudaStream_t stream);
-  void allocate_tables(const LaunchLayout& layout);
+  // Grows the launch buffers to launch_sizes(layout), within the budget (see set_budget), and points
+  // tables_ at them.
+  void reserve_launch(const LaunchLayout& layout, std::size_t search_bytes);
 
   std::vector<std::int64_t> row_begin_{0};  // host copy of the last launch's table rows per matrix
   int top_k_ = 0;
