@@ -9,7 +9,9 @@
 //                      them (counter speedup = gpu jobs/s / cpu jobs/s, target >= 50); and the
 //                      whole `ratrace trace` on the GPU, results file written, vs merely reading
 //                      the file (end_to_end_over_read, target <= 1.25; gpu_over_read: the same
-//                      without writing).
+//                      without writing). Counters gpu_read_s ... gpu_fetch_s split the GPU run's
+//                      host thread by phase (EngineTimes); writer_busy_s / writer_wait_s say how
+//                      much the end-to-end run's writer worked and held the engine up.
 // The corpus of BM_WholeRun: $RATRACE_BENCH_CORPUS (e.g. `ratrace synth --sequences 2 --layers 32
 // --heads 32 --len 1024 --dtype float16`), heads $RATRACE_BENCH_HEADS (default "all"), targets
 // $RATRACE_BENCH_TARGETS (default "::8"; bench/device-check.sh runs "all"); without a corpus, a
@@ -248,6 +250,8 @@ void BM_WholeRun(benchmark::State& state) {
   const auto gpu_engine = make_gpu_engine(GpuOptions{});
   const auto cpu_engine = make_cpu_engine(0);
   double read_s = 0, gpu_s = 0, cpu_s = 0, end_to_end_s = 0;
+  EngineTimes gpu_times;
+  TraceSummary written;
   std::int64_t results_nodes = 0;
   const std::filesystem::path results = std::filesystem::temp_directory_path() / fmt::format("ratrace_bench_gpu_{}.h5", ::getpid());
   for (auto _ : state) {
@@ -261,11 +265,11 @@ void BM_WholeRun(benchmark::State& state) {
       }
     });
     CountingSink count;
-    gpu_s = seconds_of([&] { gpu_engine->run(reader, planned.plan, request.params, count, {}); });
+    gpu_s = seconds_of([&] { gpu_times = gpu_engine->run(reader, planned.plan, request.params, count, {}).times; });
     cpu_s = seconds_of([&] { cpu_engine->run(reader, planned_one.plan, request.params, count, {}); });
     benchmark::DoNotOptimize(count.nodes);
     end_to_end_s = seconds_of([&] {
-      const TraceSummary written = trace_to_file(reader, planned, request, *gpu_engine, results.string(), true, {});
+      written = trace_to_file(reader, planned, request, *gpu_engine, results.string(), true, {});
       results_nodes = written.nodes;
     });
     state.SetIterationTime(gpu_s);
@@ -283,6 +287,13 @@ void BM_WholeRun(benchmark::State& state) {
   state.counters["end_to_end_over_read"] = end_to_end_s / read_s;
   state.counters["results_MB"] = static_cast<double>(std::filesystem::file_size(results)) / 1e6;
   state.counters["nodes"] = static_cast<double>(results_nodes);
+  // Where the GPU run's host thread went (EngineTimes), and what bounded the end-to-end run.
+  state.counters["gpu_read_s"] = gpu_times.read_s;
+  state.counters["gpu_pack_s"] = gpu_times.pack_s;
+  state.counters["gpu_device_wait_s"] = gpu_times.device_wait_s;
+  state.counters["gpu_fetch_s"] = gpu_times.fetch_s;
+  state.counters["writer_busy_s"] = written.writer_busy_s;
+  state.counters["writer_wait_s"] = written.engine_wait_s;
   std::filesystem::remove(results);
   state.SetLabel(fmt::format("{} jobs gpu, {} jobs cpu ({}), heads {} targets {}", planned.plan.num_jobs(),
                              planned_one.plan.num_jobs(), cpu_engine->device_description(), request.heads, request.targets));

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
@@ -15,6 +16,7 @@
 #include "ratrace/synth.hpp"
 #include "reference/aggregate.hpp"
 #include "support/corpus_builder.hpp"
+#include "support/engine_times.hpp"
 #include "support/matrices.hpp"
 #include "support/results_compare.hpp"
 
@@ -369,4 +371,41 @@ TEST(CpuEngine, SyntheticCorpusSameOutputForAnyThreadCount) {
           ++k;
         }
       }
+}
+
+// EngineTimes: reading and tracing are timed apart from the sink's hold-ups; the GPU phases stay 0.
+TEST(CpuEngine, ReportsWhereItsTimeWent) {
+  const TempDir dir;
+  const std::string path = dir.file("times.h5");
+  SynthOptions opt;
+  opt.num_sequences = 2;
+  opt.num_layers = 2;
+  opt.num_heads = 2;
+  opt.min_len = opt.max_len = 64;
+  write_synthetic_corpus(path, opt);
+  const CorpusReader reader(path);
+  TracePlan plan;
+  for (int s = 0; s < 2; ++s) {
+    SequencePlan sp;
+    sp.seq_index = s;
+    sp.seq_len = 64;
+    sp.layers = {0, 1};
+    sp.heads = {0, 1, kHeadMean};
+    for (int t = 0; t < 64; ++t) sp.targets.push_back(t);
+    plan.sequences.push_back(sp);
+  }
+  ratrace::testing::HoldingSink sink(std::chrono::milliseconds(20));
+  const auto start = std::chrono::steady_clock::now();
+  const RunReport report = make_cpu_engine(2)->run(reader, plan, SearchParams{}, sink, {});
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(sink.jobs, plan.num_jobs());
+  ASSERT_GE(sink.batches, 1);
+  const EngineTimes& t = report.times;
+  ratrace::testing::expect_phases_fit(t, wall_s, sink);
+  EXPECT_GT(t.compute_s, 0.0);
+  EXPECT_EQ(t.pack_s, 0.0);
+  EXPECT_EQ(t.device_wait_s, 0.0);
+  EXPECT_EQ(t.fetch_s, 0.0);
+  // The CPU engine has no other phase: compute is the rest of the run.
+  EXPECT_NEAR(t.read_s + t.compute_s + t.deliver_s, t.total_s, 1e-9 * t.total_s);
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "ratrace/engine.hpp"
 #include "ratrace/results.hpp"
@@ -282,6 +283,9 @@ TEST_F(TraceCli, RoundTripSynthTraceReadBack) {
   const CliResult r = run_cli("trace " + in + " -o " + out +
                               " --sequences 1 --layers all --heads 0,mean,max --targets -1,-2,5 --device cpu");
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The summary says where the engine's time went: on the CPU, reading and tracing.
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(R"(\nratrace: engine [0-9.]+ s: read [0-9.]+ s, compute [0-9.]+ s)")))
+      << r.err;
   const ResultsFile f = read_results_file(out);
   EXPECT_EQ(f.results.num_jobs(), 3u * 3u * 3u);
   EXPECT_EQ(f.sequence_names, (std::vector<std::string>{"seq_000", "seq_001"}));

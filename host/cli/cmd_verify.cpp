@@ -71,7 +71,7 @@ int run_verify_command(const VerifyCommand& cmd) {
       if (sampled.count(r.jobs[k])) gpu_out.results.append(r.jobs[k], r.job_paths(k));
     gpu_out.profiles.insert(gpu_out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
   });
-  gpu_out.row_sums = gpu_engine->run(reader, planned.plan, request.params, keep_sampled, make_terminal_progress("gpu"));
+  gpu_out.row_sums = gpu_engine->run(reader, planned.plan, request.params, keep_sampled, make_terminal_progress("gpu")).row_sums;
   const double gpu_seconds = seconds_since(start);
   start = std::chrono::steady_clock::now();
   const TraceOutput cpu_out = run_collect(*cpu_engine, reader, cpu_plan, request.params, make_terminal_progress("cpu"));

@@ -66,6 +66,7 @@
 #include "ratrace/errors.hpp"
 #include "ratrace/validate.hpp"
 #include "util/parallel_for.hpp"
+#include "util/stopwatch.hpp"
 
 namespace ratrace {
 namespace {
@@ -183,13 +184,16 @@ class GpuEngine final : public Engine {
 
   std::string device_description() const override { return "gpu: " + name_; }
 
-  RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                  BatchSink& sink, const ProgressFn& progress) override {
+  RunReport run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, BatchSink& sink,
+                const ProgressFn& progress) override {
     params.validate();
     gpu::cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
     Run run(reader, plan, params, sink, progress, slot_budget(), pack_pool_);
-    run.execute();
-    return run.row_sums;
+    {
+      const PhaseTimer total(run.times.total_s);
+      run.execute();
+    }
+    return RunReport{run.row_sums, run.times};
   }
 
  private:
@@ -225,6 +229,7 @@ class GpuEngine final : public Engine {
           pack_pool_(pack_pool) {}
 
     RowSumTally row_sums;
+    EngineTimes times;
 
     void execute() {
       const std::vector<Unit> units = build_units();
@@ -418,11 +423,15 @@ class GpuEngine final : public Engine {
                  u.load_heads[r + run] == u.load_heads[r] + static_cast<int>(run))
             ++run;
           staging_.resize(std::max(staging_.size(), run * dense_bytes));
-          if (u.dtype == AttnDtype::float64)
-            reader_.read_heads(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run),
-                               reinterpret_cast<float*>(staging_.data()));
-          else
-            reader_.read_heads_raw(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run), staging_.data());
+          {
+            const PhaseTimer reading(times.read_s);
+            if (u.dtype == AttnDtype::float64)
+              reader_.read_heads(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run),
+                                 reinterpret_cast<float*>(staging_.data()));
+            else
+              reader_.read_heads_raw(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run), staging_.data());
+          }
+          const PhaseTimer packing(times.pack_s);
           pack(staging_.data(), run, S, esize, unit_dst + r * packed_bytes);
           r += run;
         }
@@ -516,7 +525,10 @@ class GpuEngine final : public Engine {
       const Launch& launch = *slot.launch;
       const LaunchLayout& layout = launch.layout;
       const cudaStream_t stream = slot.stream.get();
-      slot.stream.sync();
+      {
+        const PhaseTimer waiting(times.device_wait_s);
+        slot.stream.sync();
+      }
       const gpu::LayerChecks checks = slot.workspace.checks();
       if (checks.bad_values) report_bad_values(launch);
       row_sums.rows_off += checks.rows_off;
@@ -535,6 +547,7 @@ class GpuEngine final : public Engine {
       if (!slot.last_keys.empty()) {
         append(slot.workspace, stream, slot.last_keys, std::move(profiles));
       } else {
+        const PhaseTimer delivering(times.deliver_s);
         sink_.consume(TraceBatch{{}, std::move(profiles)});
       }
       slot.launch.reset();
@@ -546,11 +559,19 @@ class GpuEngine final : public Engine {
     // stream) and hands it over, with the profiles of the matrices it completes.
     void append(Workspace& workspace, cudaStream_t stream, const std::vector<JobKey>& keys,
                 std::vector<AttentionProfile> profiles = {}) {
+      {
+        const PhaseTimer waiting(times.device_wait_s);  // for the batch's searches, so fetch_s is the copies alone
+        gpu::cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (searches)");
+      }
       TraceBatch batch = sink_.spare();
-      workspace.fetch_batch(stream, batch.results);
+      {
+        const PhaseTimer fetching(times.fetch_s);
+        workspace.fetch_batch(stream, batch.results);
+      }
       batch.results.jobs.assign(keys.begin(), keys.end());
       batch.profiles = std::move(profiles);
       if (batch.results.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
+      const PhaseTimer delivering(times.deliver_s);
       sink_.consume(std::move(batch));
     }
 

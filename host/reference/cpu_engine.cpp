@@ -19,6 +19,7 @@
 #include "reference/aggregate.hpp"
 #include "reference/candidate_rows.hpp"
 #include "util/parallel_for.hpp"
+#include "util/stopwatch.hpp"
 
 namespace ratrace {
 namespace {
@@ -45,14 +46,19 @@ class CpuEngine final : public Engine {
     return fmt::format("cpu ({} thread{})", pool_.size(), pool_.size() == 1 ? "" : "s");
   }
 
-  RowSumTally run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                  BatchSink& sink, const ProgressFn& progress) override {
+  RunReport run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, BatchSink& sink,
+                const ProgressFn& progress) override {
     params.validate();
-    Run run{reader, plan, params, sink, progress, pool_, {}, {}, {}, 0, 0};
-    run.total_matrices = plan.num_matrices();
-    for (const SequencePlan& seq : plan.sequences) run.trace_sequence(seq);
-    run.flush();
-    return run.row_sums;
+    Run run{reader, plan, params, sink, progress, pool_, {}, {}, {}, 0, 0, {}};
+    {
+      const PhaseTimer total(run.times.total_s);
+      run.total_matrices = plan.num_matrices();
+      for (const SequencePlan& seq : plan.sequences) run.trace_sequence(seq);
+      run.flush();
+    }
+    EngineTimes& t = run.times;
+    t.compute_s = std::max(0.0, t.total_s - t.read_s - t.deliver_s);  // everything else is the tracing
+    return RunReport{run.row_sums, t};
   }
 
  private:
@@ -69,6 +75,7 @@ class CpuEngine final : public Engine {
     std::vector<AttentionProfile> pending_profiles;  // of the matrices traced since the last flush
     std::int64_t done_matrices;
     std::int64_t total_matrices;
+    EngineTimes times;
 
     void trace_sequence(const SequencePlan& seq) {
       const std::vector<SequenceInfo>& infos = reader.sequences();
@@ -120,7 +127,10 @@ class CpuEngine final : public Engine {
       const std::string label = reader.dataset_label(seq.seq_index, "attention");
 
       for (const int h : seq.heads_read(info.num_heads)) {
-        reader.read_heads(seq.seq_index, layer, h, 1, buffer.data());
+        {
+          const PhaseTimer reading(times.read_s);
+          reader.read_heads(seq.seq_index, layer, h, 1, buffer.data());
+        }
         check_attention_values(buffer.data(), S, fmt::format("{} layer {} head {}", label, layer, h), row_sums);
         std::vector<std::function<void()>> tasks;
         if (aggregate) add_row_tasks(tasks, S, [&, data = buffer.data()](int b, int e) { aggregate->add_rows(data, b, e); });
@@ -202,7 +212,10 @@ class CpuEngine final : public Engine {
       }
       const auto matrices = static_cast<std::int64_t>(pending.size());
       pending.clear();
-      if (!batch.results.jobs.empty() || !batch.profiles.empty()) sink.consume(std::move(batch));
+      if (!batch.results.jobs.empty() || !batch.profiles.empty()) {
+        const PhaseTimer delivering(times.deliver_s);
+        sink.consume(std::move(batch));
+      }
       for (std::int64_t m = 0; m < matrices; ++m)
         if (++done_matrices; progress) progress(done_matrices, total_matrices);
     }

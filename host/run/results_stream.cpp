@@ -1,6 +1,5 @@
 #include "run/results_stream.hpp"
 
-#include <chrono>
 #include <utility>
 
 #include "util/stopwatch.hpp"
@@ -21,11 +20,10 @@ std::size_t ResultsStream::bytes_of(const TraceBatch& batch) {
 }
 
 void ResultsStream::write(const TraceBatch& batch) {
-  const auto start = std::chrono::steady_clock::now();
+  const PhaseTimer busy(busy_s_);
   stats_.add_profiles(batch.profiles);
   stats_.add_results(batch.results);
   writer_.append(batch.results);
-  busy_s_ += seconds_since(start);
 }
 
 TraceBatch ResultsStream::spare() {
@@ -42,11 +40,12 @@ void ResultsStream::consume(TraceBatch&& batch) {
     return recycle(std::move(batch), 0);
   }
   const std::size_t bytes = bytes_of(batch);
-  const auto start = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
-  // A batch larger than the bound still goes through, alone.
-  changed_.wait(lock, [&] { return failure_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxQueuedBytes; });
-  wait_s_ += seconds_since(start);
+  {
+    const PhaseTimer waiting(wait_s_);
+    // A batch larger than the bound still goes through, alone.
+    changed_.wait(lock, [&] { return failure_ || queued_bytes_ == 0 || queued_bytes_ + bytes <= kMaxQueuedBytes; });
+  }
   if (failure_) std::rethrow_exception(failure_);
   queued_bytes_ += bytes;
   queue_.push_back(std::move(batch));
@@ -99,10 +98,11 @@ void ResultsStream::stop(bool drop_queued) {
 TraceSummary ResultsStream::finish() {
   stop(/*drop_queued=*/false);  // the thread drains the queue before it stops
   if (failure_) std::rethrow_exception(failure_);
-  const auto start = std::chrono::steady_clock::now();
-  writer_.commit(stats_.build());
-  busy_s_ += seconds_since(start);
-  return TraceSummary{writer_.num_jobs(), writer_.num_paths(), writer_.num_nodes(), busy_s_, wait_s_};
+  {
+    const PhaseTimer busy(busy_s_);
+    writer_.commit(stats_.build());
+  }
+  return TraceSummary{writer_.num_jobs(), writer_.num_paths(), writer_.num_nodes(), busy_s_, wait_s_, {}};
 }
 
 }  // namespace ratrace

@@ -150,9 +150,10 @@ void warn_row_sums(const RowSumTally& row_sums) {
 TraceSummary trace_to_file(const CorpusReader& reader, const PlannedTrace& planned, const TraceRequest& request,
                            Engine& engine, const std::string& output, bool force, const ProgressFn& progress) {
   ResultsStream stream(output, make_results_metadata(reader, planned, request, engine), force, request.threads);
-  const RowSumTally row_sums = engine.run(reader, planned.plan, request.params, stream, progress);
-  const TraceSummary summary = stream.finish();
-  warn_row_sums(row_sums);
+  const RunReport run = engine.run(reader, planned.plan, request.params, stream, progress);
+  TraceSummary summary = stream.finish();
+  summary.engine = run.times;
+  warn_row_sums(run.row_sums);
   return summary;
 }
 

@@ -9,7 +9,9 @@ TraceOutput run_collect(Engine& engine, const CorpusReader& reader, const TraceP
     out.results.append(batch.results);
     out.profiles.insert(out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
   });
-  out.row_sums = engine.run(reader, plan, params, gather, progress);
+  const RunReport run = engine.run(reader, plan, params, gather, progress);
+  out.row_sums = run.row_sums;
+  out.times = run.times;
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <random>
@@ -14,6 +15,7 @@
 #include "ratrace/synth.hpp"
 #include "run/trace_run.hpp"
 #include "support/corpus_builder.hpp"
+#include "support/engine_times.hpp"
 #include "verify/compare.hpp"
 #include "verify/host_probe.hpp"
 
@@ -226,6 +228,37 @@ TEST(GpuEngine, DescribesItsDevice) {
   RATRACE_REQUIRE_GPU();
   const auto engine = make_gpu_engine(GpuOptions{});
   EXPECT_EQ(engine->device_description(), "gpu: " + query_gpu().name);
+}
+
+// EngineTimes: reading, packing, waiting for the device and fetching are timed apart from the sink's
+// hold-ups, in several launches and batches (a memory bound splits them); the CPU phase stays 0.
+TEST(GpuEngine, ReportsWhereItsTimeWent) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("times.h5");
+  SynthOptions o = small_corpus(AttnDtype::float16);
+  o.min_len = o.max_len = 64;
+  write_synthetic_corpus(path, o);
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  request.layers = "all";
+  request.heads = "all,mean";
+  request.targets = "all";
+  const PlannedTrace planned = plan_trace(reader, request);
+  GpuOptions options;
+  options.mem_limit_bytes = 2 * 150 * 1024;
+  ratrace::testing::HoldingSink sink(std::chrono::milliseconds(10));
+  const auto start = std::chrono::steady_clock::now();
+  const RunReport report = make_gpu_engine(options)->run(reader, planned.plan, request.params, sink, {});
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(sink.jobs, planned.plan.num_jobs());
+  ASSERT_GE(sink.batches, 2);
+  const EngineTimes& t = report.times;
+  ratrace::testing::expect_phases_fit(t, wall_s, sink);
+  EXPECT_GT(t.pack_s, 0.0);
+  EXPECT_GT(t.fetch_s, 0.0);
+  EXPECT_EQ(t.compute_s, 0.0);
 }
 
 // Short sequences of several lengths and dtypes in one corpus: the engine batches consecutive units

@@ -1,10 +1,11 @@
 // The CLI with a device present (the emulated one): `--device auto` picks it and says so on stderr
 // and in the results' `device` attribute; the GPU's results file holds the CPU's results (SPEC §2);
-// with no device, `--device gpu` refuses (exit 2) and `--device auto` falls back to the CPU.
+// stderr says where the engine's time went; with no device, `--device gpu` refuses (exit 2) and `--device auto` falls back to the CPU.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <regex>
 
 #include "ratrace/results.hpp"
 #include "support/cli_runner.hpp"
@@ -29,6 +30,10 @@ TEST(SimtCli, DeviceAutoPicksThePresentGpuAndItsFileMatchesTheCpuFile) {
   const auto gpu = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + trace);
   ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
   EXPECT_NE(gpu.err.find(kEmulatedCard), std::string::npos) << gpu.err;
+  // Where the GPU engine's time went: reading, packing, the device, the results copy.
+  EXPECT_TRUE(std::regex_search(
+      gpu.err, std::regex(R"(\nratrace: engine [0-9.]+ s: read [0-9.]+ s, pack [0-9.]+ s, (device wait [0-9.]+ s, )?fetch [0-9.]+ s)")))
+      << gpu.err;
   const auto cpu = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("cpu.h5")) + trace + " --device cpu");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
 
