@@ -14,6 +14,12 @@ inline void cuda_check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err));
 }
 
+// For cleanup calls (destructors, releases), which cannot throw: a failure is dropped and cleared
+// from the runtime's last error, so that the next kernel launch's check does not report it as its own.
+inline void drop_cleanup_error(cudaError_t err) {
+  if (err != cudaSuccess) cudaGetLastError();
+}
+
 // How GrowingBuffer allocates: device memory, or page-locked host memory (for truly asynchronous
 // copies).
 struct DeviceAllocator {
@@ -22,7 +28,7 @@ struct DeviceAllocator {
     cuda_check(cudaMalloc(&p, bytes), "cudaMalloc");
     return p;
   }
-  static void deallocate(void* p) { cudaFree(p); }
+  static void deallocate(void* p) { drop_cleanup_error(cudaFree(p)); }
 };
 struct PinnedAllocator {
   static void* allocate(std::size_t bytes) {
@@ -30,7 +36,7 @@ struct PinnedAllocator {
     cuda_check(cudaMallocHost(&p, bytes), "cudaMallocHost");
     return p;
   }
-  static void deallocate(void* p) { cudaFreeHost(p); }
+  static void deallocate(void* p) { drop_cleanup_error(cudaFreeHost(p)); }
 };
 
 // Memory that only grows: a buffer is reallocated when a later unit needs more, and is otherwise
@@ -80,8 +86,8 @@ class Stream {
   Stream& operator=(const Stream&) = delete;
   ~Stream() {
     if (stream_ != nullptr) {
-      cudaStreamSynchronize(stream_);
-      cudaStreamDestroy(stream_);
+      drop_cleanup_error(cudaStreamSynchronize(stream_));
+      drop_cleanup_error(cudaStreamDestroy(stream_));
     }
   }
   cudaStream_t get() const { return stream_; }
@@ -96,7 +102,7 @@ class Event {
   Event() { cuda_check(cudaEventCreate(&event_), "cudaEventCreate"); }
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
-  ~Event() { cudaEventDestroy(event_); }
+  ~Event() { drop_cleanup_error(cudaEventDestroy(event_)); }
   cudaEvent_t get() const { return event_; }
   void record(cudaStream_t s) { cuda_check(cudaEventRecord(event_, s), "cudaEventRecord"); }
   // Milliseconds from `start` to this event (both recorded and complete).

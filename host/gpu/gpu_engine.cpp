@@ -208,7 +208,7 @@ class GpuEngine final : public Engine {
 
   // One slot of the two-deep pipeline.
   struct Slot {
-    ~Slot() { cudaStreamSynchronize(stream.get()); }  // nothing in flight when the buffers go
+    ~Slot() { gpu::drop_cleanup_error(cudaStreamSynchronize(stream.get())); }  // nothing in flight when the buffers go
     gpu::Stream stream;
     gpu::PinnedBuffer raw_host;      // the launch's packed heads
     Workspace workspace;

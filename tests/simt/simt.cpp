@@ -24,7 +24,7 @@
 namespace simt {
 namespace detail {
 
-thread_local const ThreadIndex* current_index = nullptr;
+constinit thread_local const ThreadIndex* current_index = nullptr;
 
 namespace {
 

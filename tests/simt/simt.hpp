@@ -53,7 +53,9 @@ struct ThreadIndex {
   dim3 grid_dim;
 };
 // The running emulated thread's indices (valid inside a kernel only).
-extern thread_local const ThreadIndex* current_index;
+// constinit: no dynamic initialisation, so no TLS wrapper call at each use (GCC 12 with -fsanitize=null
+// reported a false null there).
+extern constinit thread_local const ThreadIndex* current_index;
 
 // Suspends the calling thread until its warp completes the collective; returns this lane's result.
 // A width other than 32, or an offset outside the warp, fails the launch (ratrace uses neither).

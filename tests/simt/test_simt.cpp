@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu/cuda_util.hpp"
 #include "kernels/launch.cuh"
 #include "simt_runtime.hpp"
 
@@ -198,7 +199,19 @@ TEST(Simt, DeviceMemoryIsBoundedAndCopiesStayInsideAllocations) {
   cudaGetLastError();
   EXPECT_EQ(cudaFree(p), cudaSuccess);
   EXPECT_EQ(cudaFree(p), cudaErrorInvalidValue);  // twice
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);  // a failed call sets the last error, as on a GPU
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
   EXPECT_EQ(simt::device_memory_in_use() + free_before, total);
+}
+
+// A cleanup call that fails (here a buffer's cudaFree of memory freed behind its back) must not leave
+// its error for the next kernel launch's check to report as the launch's own.
+TEST(Simt, AFailedCleanupIsNotLeftForTheNextLaunchCheck) {
+  ratrace::gpu::DeviceBuffer buffer;
+  void* p = buffer.reserve(64);
+  ASSERT_EQ(cudaFree(p), cudaSuccess);
+  buffer.release();  // its cudaFree fails
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
 }  // namespace
