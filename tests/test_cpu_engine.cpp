@@ -406,6 +406,4 @@ TEST(CpuEngine, ReportsWhereItsTimeWent) {
   EXPECT_EQ(t.pack_s, 0.0);
   EXPECT_EQ(t.device_wait_s, 0.0);
   EXPECT_EQ(t.fetch_s, 0.0);
-  // The CPU engine has no other phase: compute is the rest of the run.
-  EXPECT_NEAR(t.read_s + t.compute_s + t.deliver_s, t.total_s, 1e-9 * t.total_s);
 }

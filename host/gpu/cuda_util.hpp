@@ -9,9 +9,13 @@
 
 namespace ratrace::gpu {
 
-// Throws std::runtime_error naming the failed call (an unexpected failure: exit 3).
+// Throws std::runtime_error naming the failed call (an unexpected failure: exit 3). The error is
+// cleared from the runtime's last error first, so that a caller that catches it and goes on does not
+// see it again at the next kernel launch's check.
 inline void cuda_check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err));
+  if (err == cudaSuccess) return;
+  cudaGetLastError();
+  throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err));
 }
 
 // For cleanup calls (destructors, releases), which cannot throw: a failure is dropped and cleared

@@ -65,14 +65,16 @@ class BatchSink {
 using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 
 // Where an engine's calling thread spent a run, in wall-clock seconds; a phase an engine does not
-// have stays 0. The phases take turns on that thread (total_s minus their sum is planning and
-// bookkeeping); the GPU's copies and kernels run beside them, so a GPU run whose read_s is most of
-// total_s is bound by reading the corpus, and one with a large device_wait_s by the device.
+// have stays 0. The phases take turns on that thread; on the GPU, total_s minus their sum is the
+// rest: device setup, pinned and device allocations (a cudaFree also waits for the device),
+// submitting copies and kernels, planning. The GPU's copies and kernels run beside the phases, so a
+// GPU run whose read_s is most of total_s is bound by reading the corpus, and one with a large
+// device_wait_s by the device.
 struct EngineTimes {
   double total_s = 0;
   double read_s = 0;         // reading the corpus: HDF5 reads, decompression, widening
   double pack_s = 0;         // GPU: packing the heads' causal halves into pinned buffers
-  double compute_s = 0;      // CPU: value checks, candidate tables and searches
+  double compute_s = 0;      // CPU: the rest of total_s (value checks, candidate tables, searches)
   double device_wait_s = 0;  // GPU: waiting for the device to finish copies and kernels
   double fetch_s = 0;        // GPU: copying results back to the host
   double deliver_s = 0;      // handing batches to the sink (a writer with a full queue blocks it)
@@ -92,7 +94,7 @@ class Engine {
   // Runs every job of the plan, handing results to `sink` batch by batch. Throws InputError on bad
   // values in what it reads; batches already delivered then stand for a failed run.
   virtual RunReport run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
-                          BatchSink& sink, const ProgressFn& progress) = 0;
+                        BatchSink& sink, const ProgressFn& progress) = 0;
 };
 
 // A whole run's output in memory, for runs small enough to hold (verify, tests, benchmarks).
@@ -100,7 +102,6 @@ struct TraceOutput {
   TraceResults results;                    // jobs in the engine's batch order, each once
   std::vector<AttentionProfile> profiles;  // one per traced matrix
   RowSumTally row_sums;
-  EngineTimes times;
 };
 TraceOutput run_collect(Engine& engine, const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
                         const ProgressFn& progress);
