@@ -97,7 +97,7 @@ elif [ $(( $(date +%s) - START )) -lt $(( DEADLINE - 60 )) ]; then
   fi
   # The target counters, whole (the console line above is cut): speedup >= 50, end_to_end_over_read <= 1.25.
   for json in "$OUT/bench-whole-run.json" "$OUT/bench-whole-run-sample.json"; do
-    [ -f "$json" ] && note "    $(basename "$json" .json): $(grep -Eo '"(speedup|gpu_jobs_per_s|cpu_jobs_per_s|read_s|gpu_s|end_to_end_s|gpu_over_read|end_to_end_over_read|results_MB|nodes|gpu_read_s|gpu_pack_s|gpu_device_wait_s|gpu_fetch_s|writer_busy_s|writer_wait_s)": [^,]+' "$json" | tr -d '"' | paste -sd' ' -)"
+    [ -f "$json" ] && note "    $(basename "$json" .json): $(grep -Eo '"(speedup|gpu_jobs_per_s|cpu_jobs_per_s|read_s|gpu_s|end_to_end_s|gpu_over_read|end_to_end_over_read|results_MB|nodes|gpu_read_s|gpu_pack_s|gpu_device_wait_s|gpu_results_wait_s|gpu_fetch_s|gpu_deliver_s|writer_busy_s|writer_wait_s)": [^,]+' "$json" | tr -d '"' | paste -sd' ' -)"
   done
   step trace-big-gpu 60 'wrote|engine [0-9]' "$RATRACE" trace "$BIG" -o "$WORK/big-out.h5" --force --device gpu
 else

@@ -9,9 +9,10 @@
 //                      them (counter speedup = gpu jobs/s / cpu jobs/s, target >= 50); and the
 //                      whole `ratrace trace` on the GPU, results file written, vs merely reading
 //                      the file (end_to_end_over_read, target <= 1.25; gpu_over_read: the same
-//                      without writing). Counters gpu_read_s ... gpu_fetch_s split the GPU run's
-//                      host thread by phase (EngineTimes); writer_busy_s / writer_wait_s say how
-//                      much the end-to-end run's writer worked and held the engine up.
+//                      without writing). Counters gpu_read_s ... gpu_deliver_s split the GPU run
+//                      by phase (EngineTimes: fetch and deliver on its results thread);
+//                      writer_busy_s / writer_wait_s say how much the end-to-end run's writer
+//                      worked and held the engine up.
 // The corpus of BM_WholeRun: $RATRACE_BENCH_CORPUS (e.g. `ratrace synth --sequences 2 --layers 32
 // --heads 32 --len 1024 --dtype float16`), heads $RATRACE_BENCH_HEADS (default "all"), targets
 // $RATRACE_BENCH_TARGETS (default "::8"; bench/device-check.sh runs "all"); without a corpus, a
@@ -291,7 +292,9 @@ void BM_WholeRun(benchmark::State& state) {
   state.counters["gpu_read_s"] = gpu_times.read_s;
   state.counters["gpu_pack_s"] = gpu_times.pack_s;
   state.counters["gpu_device_wait_s"] = gpu_times.device_wait_s;
+  state.counters["gpu_results_wait_s"] = gpu_times.results_wait_s;
   state.counters["gpu_fetch_s"] = gpu_times.fetch_s;
+  state.counters["gpu_deliver_s"] = gpu_times.deliver_s;
   state.counters["writer_busy_s"] = written.writer_busy_s;
   state.counters["writer_wait_s"] = written.engine_wait_s;
   std::filesystem::remove(results);

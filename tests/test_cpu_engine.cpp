@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ratrace/beam_search.hpp"
@@ -373,7 +375,8 @@ TEST(CpuEngine, SyntheticCorpusSameOutputForAnyThreadCount) {
       }
 }
 
-// EngineTimes: reading and tracing are timed apart from the sink's hold-ups; the GPU phases stay 0.
+// EngineTimes: reading and tracing are timed apart from the sink's hold-ups, all on the calling
+// thread; the GPU phases stay 0.
 TEST(CpuEngine, ReportsWhereItsTimeWent) {
   const TempDir dir;
   const std::string path = dir.file("times.h5");
@@ -406,4 +409,7 @@ TEST(CpuEngine, ReportsWhereItsTimeWent) {
   EXPECT_EQ(t.pack_s, 0.0);
   EXPECT_EQ(t.device_wait_s, 0.0);
   EXPECT_EQ(t.fetch_s, 0.0);
+  EXPECT_EQ(t.results_wait_s, 0.0);
+  EXPECT_FALSE(t.results_beside);
+  EXPECT_EQ(sink.threads, (std::set<std::thread::id>{std::this_thread::get_id()}));
 }

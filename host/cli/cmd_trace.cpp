@@ -17,8 +17,9 @@
 namespace ratrace::cli {
 namespace {
 
-// "engine 5.02 s: read 1.92 s, pack 0.31 s, ..., other 0.45 s": the phases the engine has (see
-// EngineTimes), so a user sees whether reading, the device or the results copy bounds a run.
+// "engine 5.02 s: read 1.92 s, pack 0.31 s, ..., other 0.45 s; results thread: fetch ..., deliver
+// ...": the phases the engine has (see EngineTimes), so a user sees whether reading, the device or
+// the results bound a run.
 std::string describe_engine_times(const EngineTimes& t) {
   std::vector<std::string> parts;
   double accounted = 0;
@@ -30,11 +31,16 @@ std::string describe_engine_times(const EngineTimes& t) {
   phase("pack", t.pack_s, false);
   phase("compute", t.compute_s, false);
   phase("device wait", t.device_wait_s, false);
-  phase("fetch", t.fetch_s, false);
-  phase("deliver", t.deliver_s, false);
+  phase("results wait", t.results_wait_s, false);
+  if (!t.results_beside) {
+    phase("fetch", t.fetch_s, false);
+    phase("deliver", t.deliver_s, false);
+  }
   const double other = t.total_s - accounted;
   if (other >= 0.005) phase("other", other, false);  // the CPU has none: its compute is the rest
-  return fmt::format("engine {:.2f} s: {}", t.total_s, fmt::join(parts, ", "));
+  std::string out = fmt::format("engine {:.2f} s: {}", t.total_s, fmt::join(parts, ", "));
+  if (t.results_beside) out += fmt::format("; results thread: fetch {:.2f} s, deliver {:.2f} s", t.fetch_s, t.deliver_s);
+  return out;
 }
 
 struct TraceCommand {

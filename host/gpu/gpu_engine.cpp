@@ -22,8 +22,13 @@
 //
 // Two launches are in flight, each with its own stream, pinned host buffer and device workspace:
 // while launch n's copy and kernels run, the host thread reads launch n+1 from HDF5 into the other
-// pinned buffer (reading dominates, so the GPU work hides behind it), and collects launch n-2's
-// results (that slot's previous launch) before reusing the slot for launch n.
+// pinned buffer (reading dominates, so the GPU work hides behind it). Before reusing a slot for
+// launch n, it waits for launch n-2 (that slot's previous launch) and checks its values; a results
+// thread then copies n-2's results back and hands them to the sink while the host thread reads
+// launch n, so the device-to-host copy of the results (often larger than the corpus read) overlaps
+// the reading too. Batches reach the sink in a fixed order: one at a time, in the order posted.
+// (A sink that may not be called beside the reader, e.g. a results writer over an HDF5 library
+// that is not thread-safe, gets its batches on the host thread instead.)
 //
 // Choices, documented:
 // - Only the causal half travels: each head is read whole from HDF5 into a staging buffer and its
@@ -67,6 +72,7 @@
 #include "ratrace/errors.hpp"
 #include "ratrace/validate.hpp"
 #include "util/parallel_for.hpp"
+#include "util/serial_worker.hpp"
 #include "util/stopwatch.hpp"
 
 namespace ratrace {
@@ -190,7 +196,7 @@ class GpuEngine final : public Engine {
     const auto start = std::chrono::steady_clock::now();  // device setup included
     params.validate();
     gpu::cuda_check(cudaSetDevice(options_.device), "cudaSetDevice");
-    Run run(reader, plan, params, sink, progress, slot_budget(), pack_pool_);
+    Run run(reader, plan, params, sink, progress, slot_budget(), pack_pool_, options_.device);
     run.execute();
     run.times.total_s = seconds_since(start);
     return RunReport{run.row_sums, run.times};
@@ -219,14 +225,18 @@ class GpuEngine final : public Engine {
   class Run {
    public:
     Run(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params, BatchSink& sink,
-        const ProgressFn& progress, std::size_t slot_budget, ThreadPool& pack_pool)
+        const ProgressFn& progress, std::size_t slot_budget, ThreadPool& pack_pool, int device)
         : reader_(reader),
           plan_(plan),
           params_(params),
           sink_(sink),
           progress_(progress),
           slot_budget_(slot_budget),
-          pack_pool_(pack_pool) {}
+          pack_pool_(pack_pool),
+          device_(device),
+          results_(sink.may_consume_beside_reader()) {
+      times.results_beside = results_.has_thread();
+    }
 
     RowSumTally row_sums;
     EngineTimes times;
@@ -235,19 +245,21 @@ class GpuEngine final : public Engine {
       const std::vector<Unit> units = build_units();
       const std::vector<std::pair<std::size_t, std::size_t>> ranges = group_units(units);
       total_matrices_ = plan_.num_matrices();
-      std::array<std::unique_ptr<Slot>, 2> slots{std::make_unique<Slot>(), std::make_unique<Slot>()};
+      slots_ = {std::make_unique<Slot>(), std::make_unique<Slot>()};
       for (std::size_t n = 0; n < ranges.size(); ++n) {
-        Slot& slot = *slots[n % 2];
-        if (slot.launch) harvest(slot);
+        Slot& slot = *slots_[n % 2];
+        if (slot.launch) harvest(slot);  // hands its last batch to the results thread
         slot.launch = make_launch(units, ranges[n]);
-        stage(*slot.launch, slot);
+        stage(*slot.launch, slot);  // beside that batch's copy and delivery
+        wait_for_results();         // the slot's device buffers are free again
         enqueue(slot);
       }
       // Collect in launch order: the older launch sits in the slot after the last one used.
       for (std::size_t k = 0; k < 2; ++k) {
-        Slot& slot = *slots[(ranges.size() + k) % 2];
+        Slot& slot = *slots_[(ranges.size() + k) % 2];
         if (slot.launch) harvest(slot);
       }
+      wait_for_results();
     }
 
    private:
@@ -512,8 +524,13 @@ class GpuEngine final : public Engine {
           ++k;
         }
         slot.workspace.enqueue_batch(batch, params_, stream);
-        if (k < jobs.size()) {
-          append(slot.workspace, stream, keys);  // waits: the next batch reuses the buffers
+        if (k < jobs.size()) {  // the next batch reuses the buffers: this one is copied back first
+          {
+            const PhaseTimer waiting(times.device_wait_s);
+            slot.stream.sync();
+          }
+          post_results(slot, std::move(keys), {}, 0);
+          wait_for_results();
         } else {
           slot.last_keys = std::move(keys);
         }
@@ -521,10 +538,11 @@ class GpuEngine final : public Engine {
       if (jobs.empty()) slot.last_keys.clear();
     }
 
+    // Waits for the slot's launch, checks its values, and hands its last batch (with the profiles
+    // of its matrices) to the results thread.
     void harvest(Slot& slot) {
       const Launch& launch = *slot.launch;
       const LaunchLayout& layout = launch.layout;
-      const cudaStream_t stream = slot.stream.get();
       {
         const PhaseTimer waiting(times.device_wait_s);
         slot.stream.sync();
@@ -544,35 +562,43 @@ class GpuEngine final : public Engine {
         }
         matrices += static_cast<std::int64_t>(u.matrix_head.size());
       }
-      if (!slot.last_keys.empty()) {
-        append(slot.workspace, stream, slot.last_keys, std::move(profiles));
-      } else {
-        const PhaseTimer delivering(times.deliver_s);
-        sink_.consume(TraceBatch{{}, std::move(profiles)});
-      }
+      post_results(slot, std::exchange(slot.last_keys, {}), std::move(profiles), matrices);
       slot.launch.reset();
-      done_matrices_ += matrices;
-      if (progress_) progress_(done_matrices_, total_matrices_);
     }
 
-    // Fetches the workspace's last search batch into a spare batch of the sink (waits for the
-    // stream) and hands it over, with the profiles of the matrices it completes.
-    void append(Workspace& workspace, cudaStream_t stream, const std::vector<JobKey>& keys,
-                std::vector<AttentionProfile> profiles = {}) {
-      {
-        const PhaseTimer waiting(times.device_wait_s);  // for the batch's searches, so fetch_s is the copies alone
-        gpu::cuda_check(cudaStreamSynchronize(stream), "cudaStreamSynchronize (searches)");
-      }
-      TraceBatch batch = sink_.spare();
-      {
-        const PhaseTimer fetching(times.fetch_s);
-        workspace.fetch_batch(stream, batch.results);
-      }
-      batch.results.jobs.assign(keys.begin(), keys.end());
-      batch.profiles = std::move(profiles);
-      if (batch.results.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
-      const PhaseTimer delivering(times.deliver_s);
-      sink_.consume(std::move(batch));
+    // On the results thread (inline when the sink may not be called from one): copies the slot's
+    // last search batch back (its stream has completed it) into a spare batch of the sink, and hands
+    // it over with `profiles`; then reports `matrices` more done. Batches reach the sink in the
+    // order they are posted; the slot's device buffers stay untouched until wait_for_results().
+    void post_results(Slot& slot, std::vector<JobKey> keys, std::vector<AttentionProfile> profiles,
+                      std::int64_t matrices) {
+      results_.post([this, &slot, keys = std::move(keys), profiles = std::move(profiles), matrices]() mutable {
+        TraceBatch batch;
+        if (!keys.empty()) {
+          gpu::cuda_check(cudaSetDevice(device_), "cudaSetDevice (results thread)");
+          batch = sink_.spare();
+          {
+            const PhaseTimer fetching(times.fetch_s);
+            slot.workspace.fetch_batch(slot.stream.get(), batch.results);
+          }
+          batch.results.jobs.assign(keys.begin(), keys.end());
+          if (batch.results.path_begin.size() != keys.size() + 1) throw std::logic_error("gpu: batch result size mismatch");
+        }
+        batch.profiles = std::move(profiles);
+        {
+          const PhaseTimer delivering(times.deliver_s);
+          sink_.consume(std::move(batch));
+        }
+        if (matrices == 0) return;
+        done_matrices_ += matrices;
+        if (progress_) progress_(done_matrices_, total_matrices_);
+      });
+    }
+
+    void wait_for_results() {
+      if (!results_.has_thread()) return results_.wait();  // inline: rethrows, never waits
+      const PhaseTimer waiting(times.results_wait_s);
+      results_.wait();
     }
 
     // The GPU saw a bad value somewhere in this launch. Every earlier launch was clean, so the CPU
@@ -609,8 +635,11 @@ class GpuEngine final : public Engine {
     std::size_t slot_budget_;
     ThreadPool& pack_pool_;
     std::vector<unsigned char> staging_;  // dense heads as read, before packing
-    std::int64_t done_matrices_ = 0;
+    std::int64_t done_matrices_ = 0;      // the results thread's, once the run has started
     std::int64_t total_matrices_ = 0;
+    int device_;
+    std::array<std::unique_ptr<Slot>, 2> slots_;
+    SerialWorker results_;  // after slots_: destroyed (its running task done) before them
   };
 
   GpuOptions options_;

@@ -44,6 +44,8 @@ class ResultsStream final : public BatchSink {
   void consume(TraceBatch&& batch) override;
   // A written batch, emptied, when one is kept; else a new one.
   TraceBatch spare() override;
+  // With its own writing thread, consume() only queues; without one it writes HDF5 itself.
+  bool may_consume_beside_reader() const override { return thread_.joinable(); }
   // Waits for every queued batch, writes /stats and commits the file under its name.
   TraceSummary finish();
 

@@ -56,6 +56,11 @@ class BatchSink {
   virtual void consume(TraceBatch&& batch) { consume_(std::move(batch)); }
   // An empty batch to fill: a spent one when the sink keeps them, else a new one.
   virtual TraceBatch spare() { return {}; }
+  // Whether consume() and spare() may be called from a thread other than the engine's calling
+  // thread, while that thread reads the corpus (never two calls at once, and every call done when
+  // run() returns). A sink that reads or writes HDF5 itself must say no unless the library is
+  // thread-safe.
+  virtual bool may_consume_beside_reader() const { return true; }
 
  private:
   std::function<void(TraceBatch&&)> consume_;
@@ -64,20 +69,24 @@ class BatchSink {
 // Called with (matrices done, matrices total) as work completes.
 using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 
-// Where an engine's calling thread spent a run, in wall-clock seconds; a phase an engine does not
-// have stays 0. The phases take turns on that thread; on the GPU, total_s minus their sum is the
-// rest: device setup, pinned and device allocations (a cudaFree also waits for the device),
-// submitting copies and kernels, planning. The GPU's copies and kernels run beside the phases, so a
-// GPU run whose read_s is most of total_s is bound by reading the corpus, and one with a large
-// device_wait_s by the device.
+// Where an engine spent a run, in wall-clock seconds; a phase an engine does not have stays 0.
+// The phases up to results_wait_s take turns on the calling thread; on the GPU, total_s minus
+// their sum is the rest: device setup, pinned and device allocations (a cudaFree also waits for the
+// device), submitting copies and kernels, planning. fetch_s and deliver_s take turns with them too,
+// unless results_beside: then a results thread spent them, beside the calling thread's reading.
+// The GPU's copies and kernels run beside all of it, so a GPU run whose read_s is most of total_s
+// is bound by reading the corpus, one with a large device_wait_s by the device, and one with a
+// large results_wait_s by copying and delivering results.
 struct EngineTimes {
   double total_s = 0;
-  double read_s = 0;         // reading the corpus: HDF5 reads, decompression, widening
-  double pack_s = 0;         // GPU: packing the heads' causal halves into pinned buffers
-  double compute_s = 0;      // CPU: the rest of total_s (value checks, candidate tables, searches)
-  double device_wait_s = 0;  // GPU: waiting for the device to finish copies and kernels
-  double fetch_s = 0;        // GPU: copying results back to the host
-  double deliver_s = 0;      // handing batches to the sink (a writer with a full queue blocks it)
+  double read_s = 0;          // reading the corpus: HDF5 reads, decompression, widening
+  double pack_s = 0;          // GPU: packing the heads' causal halves into pinned buffers
+  double compute_s = 0;       // CPU: the rest of total_s (value checks, candidate tables, searches)
+  double device_wait_s = 0;   // GPU: waiting for the device to finish copies and kernels
+  double results_wait_s = 0;  // GPU: waiting for the results thread (to reuse its buffers, or at the end)
+  double fetch_s = 0;         // GPU: copying results back to the host
+  double deliver_s = 0;       // handing batches to the sink (a writer with a full queue blocks it)
+  bool results_beside = false;  // fetch_s and deliver_s were spent on a results thread
 };
 
 // What a run returns besides its batches.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <random>
+#include <thread>
 
 #include "gpu_test_support.hpp"
 #include "ratrace/corpus_reader.hpp"
@@ -16,6 +17,7 @@
 #include "run/trace_run.hpp"
 #include "support/corpus_builder.hpp"
 #include "support/engine_times.hpp"
+#include "support/results_compare.hpp"
 #include "verify/compare.hpp"
 #include "verify/host_probe.hpp"
 
@@ -230,9 +232,11 @@ TEST(GpuEngine, DescribesItsDevice) {
   EXPECT_EQ(engine->device_description(), "gpu: " + query_gpu().name);
 }
 
-// EngineTimes: reading, packing, waiting for the device and fetching are timed apart from the sink's
-// hold-ups, in several launches and batches (a memory bound splits them); the CPU phase stays 0.
-TEST(GpuEngine, ReportsWhereItsTimeWent) {
+// EngineTimes and the results thread: reading, packing and waiting for the device are timed apart
+// from the sink's hold-ups, over several launches and batches (a memory bound splits them). A sink
+// that may be called beside the reader gets every batch on one other thread, and the results are
+// the same as when it may not (then every call comes from the calling thread).
+TEST(GpuEngine, ResultsThreadAndWhereTheTimeWent) {
   RATRACE_REQUIRE_GPU();
   ratrace::testing::TempDir dir;
   const std::string path = dir.file("times.h5");
@@ -248,18 +252,67 @@ TEST(GpuEngine, ReportsWhereItsTimeWent) {
   const PlannedTrace planned = plan_trace(reader, request);
   GpuOptions options;
   options.mem_limit_bytes = 2 * 150 * 1024;
-  ratrace::testing::HoldingSink sink(std::chrono::milliseconds(2));
-  const auto start = std::chrono::steady_clock::now();
-  const RunReport report = make_gpu_engine(options)->run(reader, planned.plan, request.params, sink, {});
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_EQ(sink.jobs, planned.plan.num_jobs());
-  ASSERT_GE(sink.batches, 2);
-  const EngineTimes& t = report.times;
-  ratrace::testing::expect_phases_fit(t, wall_s, sink);
-  EXPECT_GT(t.pack_s, 0.0);
-  EXPECT_GT(t.device_wait_s, 0.0);
-  EXPECT_GT(t.fetch_s, 0.0);
-  EXPECT_EQ(t.compute_s, 0.0);
+  const auto engine = make_gpu_engine(options);
+
+  std::vector<TraceOutput> outputs;
+  for (const bool beside : {true, false}) {
+    SCOPED_TRACE(beside ? "results thread" : "inline");
+    ratrace::testing::HoldingSink sink(std::chrono::milliseconds(2), beside);
+    const auto start = std::chrono::steady_clock::now();
+    const RunReport report = engine->run(reader, planned.plan, request.params, sink, {});
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_EQ(sink.jobs, planned.plan.num_jobs());
+    ASSERT_GE(sink.batches, 2);
+    const EngineTimes& t = report.times;
+    ratrace::testing::expect_phases_fit(t, wall_s, sink);
+    EXPECT_EQ(t.results_beside, beside);
+    ASSERT_EQ(sink.threads.size(), 1u);
+    EXPECT_EQ(*sink.threads.begin() == std::this_thread::get_id(), !beside);
+    EXPECT_GT(t.pack_s, 0.0);
+    EXPECT_GT(t.device_wait_s, 0.0);
+    EXPECT_GT(t.fetch_s, 0.0);
+    EXPECT_EQ(t.compute_s, 0.0);
+    if (!beside) EXPECT_EQ(t.results_wait_s, 0.0);
+    // The same run collected, in each mode: identical output.
+    struct Collect final : BatchSink {
+      explicit Collect(bool b) : beside(b) {}
+      void consume(TraceBatch&& batch) override { out.results.append(batch.results); }
+      bool may_consume_beside_reader() const override { return beside; }
+      bool beside;
+      TraceOutput out;
+    } collect(beside);
+    engine->run(reader, planned.plan, request.params, collect, {});
+    outputs.push_back(std::move(collect.out));
+  }
+  ratrace::testing::expect_identical_results(outputs[0].results, outputs[1].results);
+}
+
+// A sink that fails on the results thread stops the run with its error (no hang, no lost error).
+TEST(GpuEngine, ASinkFailureOnTheResultsThreadStopsTheRun) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("fail.h5");
+  write_synthetic_corpus(path, small_corpus(AttnDtype::float32));
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  request.layers = "all";
+  request.heads = "all";
+  request.targets = "all";
+  const PlannedTrace planned = plan_trace(reader, request);
+  GpuOptions options;
+  options.mem_limit_bytes = 2 * 150 * 1024;  // several launches and batches
+  int calls = 0;
+  BatchSink failing([&](TraceBatch&&) {
+    if (++calls == 2) throw std::runtime_error("disk full");
+  });
+  try {
+    make_gpu_engine(options)->run(reader, planned.plan, request.params, failing, {});
+    ADD_FAILURE() << "the run did not fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "disk full");
+  }
+  EXPECT_EQ(calls, 2);  // nothing delivered after the failure
 }
 
 // Short sequences of several lengths and dtypes in one corpus: the engine batches consecutive units
