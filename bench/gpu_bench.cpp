@@ -288,7 +288,8 @@ void BM_WholeRun(benchmark::State& state) {
   state.counters["end_to_end_over_read"] = end_to_end_s / read_s;
   state.counters["results_MB"] = static_cast<double>(std::filesystem::file_size(results)) / 1e6;
   state.counters["nodes"] = static_cast<double>(results_nodes);
-  // Where the GPU run's host thread went (EngineTimes), and what bounded the end-to-end run.
+  // Where the GPU run's time went (EngineTimes; fetch and deliver on its results thread), and what
+  // bounded the end-to-end run.
   state.counters["gpu_read_s"] = gpu_times.read_s;
   state.counters["gpu_pack_s"] = gpu_times.pack_s;
   state.counters["gpu_device_wait_s"] = gpu_times.device_wait_s;

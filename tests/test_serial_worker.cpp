@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -70,17 +71,22 @@ TEST(SerialWorker, WaitRethrowsTheFirstFailureAndLaterTasksAreDropped) {
 
 TEST(SerialWorker, DestructionWaitsForTheRunningTaskAndDropsTheQueuedOnes) {
   std::atomic<int> finished{0};
-  std::atomic<bool> started{false};
+  std::atomic<bool> started{false}, dropped{false};
   {
     SerialWorker worker(true);
+    // The first task runs until the destructor has dropped the second (whose capture then dies).
     worker.post([&] {
       started = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!dropped && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
       ++finished;
     });
-    worker.post([&] { finished += 100; });
+    std::shared_ptr<void> on_drop(nullptr, [&](void*) { dropped = true; });
+    worker.post([&, on_drop] { finished += 100; });
+    on_drop.reset();  // the queued task holds the last reference
     while (!started) std::this_thread::yield();
   }
+  EXPECT_TRUE(dropped);
   EXPECT_EQ(finished, 1);
 }
 

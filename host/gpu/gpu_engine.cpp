@@ -24,11 +24,13 @@
 // while launch n's copy and kernels run, the host thread reads launch n+1 from HDF5 into the other
 // pinned buffer (reading dominates, so the GPU work hides behind it). Before reusing a slot for
 // launch n, it waits for launch n-2 (that slot's previous launch) and checks its values; a results
-// thread then copies n-2's results back and hands them to the sink while the host thread reads
-// launch n, so the device-to-host copy of the results (often larger than the corpus read) overlaps
-// the reading too. Batches reach the sink in a fixed order: one at a time, in the order posted.
-// (A sink that may not be called beside the reader, e.g. a results writer over an HDF5 library
-// that is not thread-safe, gets its batches on the host thread instead.)
+// thread then copies n-2's last search batch back and hands it to the sink while the host thread
+// reads launch n, so the device-to-host copy of the results (often larger than the corpus read)
+// overlaps the reading too. (A launch whose searches need several batches copies the earlier ones
+// back while the host thread waits: the next batch reuses their buffers.) Batches reach the sink in
+// a fixed order: one at a time, in the order posted. A sink that may not be called beside the
+// reader (a results writer over an HDF5 library that is not thread-safe) gets its batches on the
+// host thread instead.
 //
 // Choices, documented:
 // - Only the causal half travels: each head is read whole from HDF5 into a staging buffer and its
@@ -220,6 +222,7 @@ class GpuEngine final : public Engine {
     Workspace workspace;
     std::optional<Launch> launch;    // in flight
     std::vector<JobKey> last_keys;   // keys of the last batch, in device order
+    bool with_results = false;       // the results thread may be reading its workspace
   };
 
   class Run {
@@ -249,14 +252,18 @@ class GpuEngine final : public Engine {
       for (std::size_t n = 0; n < ranges.size(); ++n) {
         Slot& slot = *slots_[n % 2];
         if (slot.launch) harvest(slot);  // hands its last batch to the results thread
+        results_.rethrow_if_failed();    // a sink's failure stops the run before the next read
         slot.launch = make_launch(units, ranges[n]);
         stage(*slot.launch, slot);  // beside that batch's copy and delivery
-        wait_for_results();         // the slot's device buffers are free again
+        // Before enqueue: enqueue_launch may release the slot's batch buffers (reserve_launch),
+        // which the results thread reads until it is done.
+        wait_for_results();
         enqueue(slot);
       }
       // Collect in launch order: the older launch sits in the slot after the last one used.
       for (std::size_t k = 0; k < 2; ++k) {
         Slot& slot = *slots_[(ranges.size() + k) % 2];
+        results_.rethrow_if_failed();
         if (slot.launch) harvest(slot);
       }
       wait_for_results();
@@ -468,6 +475,7 @@ class GpuEngine final : public Engine {
     }
 
     void enqueue(Slot& slot) {
+      expect_own(slot);
       const Launch& launch = *slot.launch;
       const LaunchLayout& layout = launch.layout;
       const cudaStream_t stream = slot.stream.get();
@@ -541,6 +549,7 @@ class GpuEngine final : public Engine {
     // Waits for the slot's launch, checks its values, and hands its last batch (with the profiles
     // of its matrices) to the results thread.
     void harvest(Slot& slot) {
+      expect_own(slot);
       const Launch& launch = *slot.launch;
       const LaunchLayout& layout = launch.layout;
       {
@@ -572,6 +581,7 @@ class GpuEngine final : public Engine {
     // order they are posted; the slot's device buffers stay untouched until wait_for_results().
     void post_results(Slot& slot, std::vector<JobKey> keys, std::vector<AttentionProfile> profiles,
                       std::int64_t matrices) {
+      slot.with_results = true;
       results_.post([this, &slot, keys = std::move(keys), profiles = std::move(profiles), matrices]() mutable {
         TraceBatch batch;
         if (!keys.empty()) {
@@ -596,9 +606,19 @@ class GpuEngine final : public Engine {
     }
 
     void wait_for_results() {
-      if (!results_.has_thread()) return results_.wait();  // inline: rethrows, never waits
-      const PhaseTimer waiting(times.results_wait_s);
-      results_.wait();
+      if (results_.has_thread()) {
+        const PhaseTimer waiting(times.results_wait_s);
+        results_.wait();
+      } else {
+        results_.wait();  // inline: never waits, rethrows
+      }
+      for (const auto& s : slots_) s->with_results = false;
+    }
+
+    // The hand-off rule: the host thread touches a slot's workspace only while the results thread
+    // has nothing of it (every post is followed by wait_for_results before the slot's next use).
+    static void expect_own(const Slot& slot) {
+      if (slot.with_results) throw std::logic_error("gpu: slot reused while the results thread reads it");
     }
 
     // The GPU saw a bad value somewhere in this launch. Every earlier launch was clean, so the CPU

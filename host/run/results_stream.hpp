@@ -23,7 +23,8 @@ namespace ratrace {
 struct TraceSummary {
   std::int64_t jobs = 0, paths = 0, nodes = 0;
   double writer_busy_s = 0;  // time spent writing batches (stats, checks, compression, disk)
-  double engine_wait_s = 0;  // time the engine waited for room in the queue: > 0 means writer-bound
+  double engine_wait_s = 0;  // time consume() waited for room in the queue: > 0 means writer-bound (on
+                             // the GPU, whether that held the engine up shows in its results_wait_s)
   EngineTimes engine;        // where the engine's thread spent the run (trace_to_file fills it in)
 };
 

@@ -3,7 +3,8 @@
 // posting thread goes on with other work meanwhile (the GPU engine reads the next launch while the
 // results of the last one are copied back and delivered). Made inline, it runs each task at post(),
 // on the posting thread. wait() returns once every posted task has run, and rethrows the first
-// task's exception; once a task has thrown, the tasks posted after it are dropped.
+// task's exception (rethrow_if_failed() does so without waiting); once a task has thrown, the tasks
+// posted after it are dropped.
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -50,6 +51,12 @@ class SerialWorker {
   void wait() {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return queue_.empty() && !busy_; });
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+  // Rethrows the first failure of a task that has run, without waiting for the others.
+  void rethrow_if_failed() {
+    std::lock_guard lock(mutex_);
     if (failure_) std::rethrow_exception(failure_);
   }
 

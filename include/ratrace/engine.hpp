@@ -58,15 +58,17 @@ class BatchSink {
   virtual TraceBatch spare() { return {}; }
   // Whether consume() and spare() may be called from a thread other than the engine's calling
   // thread, while that thread reads the corpus (never two calls at once, and every call done when
-  // run() returns). A sink that reads or writes HDF5 itself must say no unless the library is
-  // thread-safe.
+  // run() returns; the GPU engine does so). A sink that reads or writes HDF5 itself must say no
+  // unless the library is thread-safe.
   virtual bool may_consume_beside_reader() const { return true; }
 
  private:
   std::function<void(TraceBatch&&)> consume_;
 };
 
-// Called with (matrices done, matrices total) as work completes.
+// Called with (matrices done, matrices total) as work completes, from the thread that delivers the
+// batches (see BatchSink::may_consume_beside_reader), never concurrently; every call is done when
+// run() returns.
 using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 
 // Where an engine spent a run, in wall-clock seconds; a phase an engine does not have stays 0.

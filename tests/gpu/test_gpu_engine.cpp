@@ -4,11 +4,15 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "gpu_test_support.hpp"
 #include "ratrace/corpus_reader.hpp"
@@ -255,6 +259,7 @@ TEST(GpuEngine, ResultsThreadAndWhereTheTimeWent) {
   const auto engine = make_gpu_engine(options);
 
   std::vector<TraceOutput> outputs;
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> shapes;
   for (const bool beside : {true, false}) {
     SCOPED_TRACE(beside ? "results thread" : "inline");
     ratrace::testing::HoldingSink sink(std::chrono::milliseconds(2), beside);
@@ -273,18 +278,81 @@ TEST(GpuEngine, ResultsThreadAndWhereTheTimeWent) {
     EXPECT_GT(t.fetch_s, 0.0);
     EXPECT_EQ(t.compute_s, 0.0);
     if (!beside) EXPECT_EQ(t.results_wait_s, 0.0);
-    // The same run collected, in each mode: identical output.
+    // The same run collected, in each mode: the same batches (jobs and profiles each), same output.
     struct Collect final : BatchSink {
       explicit Collect(bool b) : beside(b) {}
-      void consume(TraceBatch&& batch) override { out.results.append(batch.results); }
+      void consume(TraceBatch&& batch) override {
+        shapes.emplace_back(batch.results.num_jobs(), batch.profiles.size());
+        out.results.append(batch.results);
+        out.profiles.insert(out.profiles.end(), batch.profiles.begin(), batch.profiles.end());
+      }
       bool may_consume_beside_reader() const override { return beside; }
       bool beside;
       TraceOutput out;
+      std::vector<std::pair<std::size_t, std::size_t>> shapes;  // (jobs, profiles) of each batch
     } collect(beside);
     engine->run(reader, planned.plan, request.params, collect, {});
+    // An earlier batch of a launch with several (jobs, no profiles: those come with the last one).
+    EXPECT_TRUE(std::any_of(collect.shapes.begin(), collect.shapes.end(),
+                            [](const auto& shape) { return shape.first > 0 && shape.second == 0; }));
     outputs.push_back(std::move(collect.out));
+    shapes.push_back(std::move(collect.shapes));
   }
+  EXPECT_EQ(shapes[0], shapes[1]);
   ratrace::testing::expect_identical_results(outputs[0].results, outputs[1].results);
+  ASSERT_EQ(outputs[0].profiles.size(), outputs[1].profiles.size());
+  for (std::size_t k = 0; k < outputs[0].profiles.size(); ++k) {
+    const AttentionProfile &a = outputs[0].profiles[k], &b = outputs[1].profiles[k];
+    EXPECT_EQ(std::tie(a.seq_index, a.layer, a.head), std::tie(b.seq_index, b.layer, b.head)) << k;
+  }
+  EXPECT_EQ(compare_profiles(outputs[0].profiles, outputs[1].profiles).mismatches, 0);
+}
+
+// The host thread stops on bad values in the last launch while the results thread is still inside
+// the sink with the launch before: the run ends with the input error once that call is over, and
+// nothing reaches the sink afterwards.
+TEST(GpuEngine, AnInputErrorWhileTheResultsThreadDeliversEndsTheRunCleanly) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("late_nan.h5");
+  std::mt19937_64 rng(5);
+  const int L = 2, H = 2, S = 40;
+  {
+    ratrace::testing::CorpusBuilder builder(path);
+    const std::vector<hsize_t> dims = {L, H, S, S};
+    // float32, float16, float32: three launches (a launch holds one element type), one batch each.
+    builder.sequence("a").attention_f32(dims, random_layers(L, H, S, rng));
+    builder.sequence("b").attention_f16_bits(dims, to_bits(random_layers(L, H, S, rng), false));
+    std::vector<float> c = random_layers(L, H, S, rng);
+    c[((static_cast<std::size_t>(1) * H + 1) * S + 30) * S + 3] = std::nanf("");
+    builder.sequence("c").attention_f32(dims, c);
+  }
+  const CorpusReader reader(path);
+  TraceRequest request;
+  request.input = path;
+  request.layers = "all";
+  request.heads = "all";
+  request.targets = "all";
+  const PlannedTrace planned = plan_trace(reader, request);
+  struct SlowSink final : BatchSink {
+    void consume(TraceBatch&&) override {
+      in_call = true;
+      ++calls;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      in_call = false;
+    }
+    std::atomic<bool> in_call{false};
+    std::atomic<int> calls{0};
+  } sink;
+  EXPECT_THROW(make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, sink, {}), InputError);
+  EXPECT_FALSE(sink.in_call);
+  const int calls = sink.calls;
+  // a's batch, and b's unless the failure came before the results thread took it up (then it is
+  // dropped); c is the launch with the bad value.
+  EXPECT_GE(calls, 1);
+  EXPECT_LE(calls, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(sink.calls, calls);
 }
 
 // A sink that fails on the results thread stops the run with its error (no hang, no lost error).
