@@ -49,14 +49,20 @@ SynthOptions small_corpus(AttnDtype dtype) {
   return o;
 }
 
-// Runs both engines on the corpus at `path` and compares results, profiles and row-sum tallies.
-void expect_engines_agree_on(const std::string& path, const Scenario& s) {
-  const CorpusReader reader(path);
+// Every layer of the corpus at `path`, with these heads and targets.
+TraceRequest every_layer(const std::string& path, const std::string& heads, const std::string& targets) {
   TraceRequest request;
   request.input = path;
   request.layers = "all";
-  request.heads = s.heads;
-  request.targets = s.targets;
+  request.heads = heads;
+  request.targets = targets;
+  return request;
+}
+
+// Runs both engines on the corpus at `path` and compares results, profiles and row-sum tallies.
+void expect_engines_agree_on(const std::string& path, const Scenario& s) {
+  const CorpusReader reader(path);
+  TraceRequest request = every_layer(path, s.heads, s.targets);
   request.params = s.params;
   const PlannedTrace planned = plan_trace(reader, request);
   GpuOptions options;
@@ -109,10 +115,7 @@ std::vector<std::uint16_t> to_bits(const std::vector<float>& a, bool bf16) {
 // The InputError messages of the CPU and the GPU engine for all layers of `heads` ("" if none).
 static std::pair<std::string, std::string> bad_value_messages(const CorpusReader& reader, const std::string& path,
                                                               const char* heads) {
-  TraceRequest request;
-  request.input = path;
-  request.layers = "all";
-  request.heads = heads;
+  const TraceRequest request = every_layer(path, heads, "-1");
   const PlannedTrace planned = plan_trace(reader, request);
   std::string cpu_message, gpu_message;
   try {
@@ -248,11 +251,7 @@ TEST(GpuEngine, ResultsThreadAndWhereTheTimeWent) {
   o.min_len = o.max_len = 64;
   write_synthetic_corpus(path, o);
   const CorpusReader reader(path);
-  TraceRequest request;
-  request.input = path;
-  request.layers = "all";
-  request.heads = "all,mean";
-  request.targets = "all";
+  const TraceRequest request = every_layer(path, "all,mean", "all");
   const PlannedTrace planned = plan_trace(reader, request);
   GpuOptions options;
   options.mem_limit_bytes = 2 * 150 * 1024;
@@ -328,11 +327,7 @@ TEST(GpuEngine, AnInputErrorWhileTheResultsThreadDeliversEndsTheRunCleanly) {
     builder.sequence("c").attention_f32(dims, c);
   }
   const CorpusReader reader(path);
-  TraceRequest request;
-  request.input = path;
-  request.layers = "all";
-  request.heads = "all";
-  request.targets = "all";
+  const TraceRequest request = every_layer(path, "all", "all");
   const PlannedTrace planned = plan_trace(reader, request);
   struct SlowSink final : BatchSink {
     void consume(TraceBatch&&) override {
@@ -362,11 +357,7 @@ TEST(GpuEngine, ASinkFailureOnTheResultsThreadStopsTheRun) {
   const std::string path = dir.file("fail.h5");
   write_synthetic_corpus(path, small_corpus(AttnDtype::float32));
   const CorpusReader reader(path);
-  TraceRequest request;
-  request.input = path;
-  request.layers = "all";
-  request.heads = "all";
-  request.targets = "all";
+  const TraceRequest request = every_layer(path, "all", "all");
   const PlannedTrace planned = plan_trace(reader, request);
   GpuOptions options;
   options.mem_limit_bytes = 2 * 150 * 1024;  // several launches and batches
