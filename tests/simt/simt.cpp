@@ -11,6 +11,9 @@
 #include <valgrind/valgrind.h>
 #define RATRACE_SIMT_HAVE_VALGRIND 1
 #endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -88,10 +91,43 @@ struct PooledStack {
 
 enum class State : std::uint8_t { runnable, at_warp_op, at_barrier, exited };
 
+// The thread sanitizer's view of the fibers (-fsanitize=thread builds only): each emulated thread is
+// a fiber of its own, and every switch synchronises (the emulated threads' shared and global memory
+// is the emulator's business), so what it checks is the host threads around the launches.
+struct TsanFiber {
+#if defined(__SANITIZE_THREAD__)
+  void* fiber = nullptr;
+  void* owner = nullptr;  // a fiber created here is destroyed here
+  static TsanFiber current() { return TsanFiber{__tsan_get_current_fiber(), nullptr}; }
+  static TsanFiber create() {
+    void* f = __tsan_create_fiber(0);
+    return TsanFiber{f, f};
+  }
+  void switch_to() const { __tsan_switch_to_fiber(fiber, 0); }
+  void destroy() {
+    if (owner != nullptr) __tsan_destroy_fiber(owner);
+    fiber = owner = nullptr;
+  }
+#else
+  static TsanFiber current() { return {}; }
+  static TsanFiber create() { return {}; }
+  void switch_to() const {}
+  void destroy() {}
+#endif
+};
+
 struct Thread {
   ThreadIndex index;
   ctx::fiber context;    // the thread, while suspended
   ctx::fiber scheduler;  // the scheduler, while the thread runs
+  TsanFiber tsan_self, tsan_scheduler;
+  Thread() = default;
+  Thread(const Thread&) = delete;
+  Thread& operator=(const Thread&) = delete;
+  ~Thread() {
+    context = {};  // a suspended thread (a failed launch) unwinds first
+    tsan_self.destroy();
+  }
   State state = State::runnable;
   WarpOp op = WarpOp::shfl;
   unsigned mask = 0;
@@ -120,6 +156,7 @@ const char* op_name(WarpOp op) {
 std::uint64_t suspend(State state) {
   Thread& t = *running;
   t.state = state;
+  t.tsan_scheduler.switch_to();
   t.scheduler = std::move(t.scheduler).resume();
   return t.result;
 }
@@ -217,10 +254,14 @@ void run_block(const std::function<void()>& body, std::vector<Thread>& threads, 
   for (Thread& t : threads) {
     Thread* self = &t;
     t.state = State::runnable;
+    t.tsan_self.destroy();
+    t.tsan_self = TsanFiber::create();
+    t.tsan_scheduler = TsanFiber::current();
     t.context = ctx::fiber(std::allocator_arg, PooledStack{&stacks}, [self, &body](ctx::fiber&& scheduler) {
       self->scheduler = std::move(scheduler);
       body();
       self->state = State::exited;
+      self->tsan_scheduler.switch_to();
       return std::move(self->scheduler);
     });
   }
@@ -240,6 +281,7 @@ void run_block(const std::function<void()>& body, std::vector<Thread>& threads, 
           if (t.state != State::runnable) continue;
           running = &t;
           current_index = &t.index;
+          t.tsan_self.switch_to();
           t.context = std::move(t.context).resume();
           ran = true;
           if (t.state == State::exited) --live;
