@@ -77,7 +77,8 @@ std::vector<unsigned char> packed_layer_of(int H, int S, ElemType elem) {
 
 enum Mode : int { kPerHead = 0, kMean = 1, kMeanMax = 2 };
 
-// Args: {elem, mode, S, H, K, U}: U units (layers) of H heads in one launch.
+// Args: {elem, mode, S, H, K, U, W}: U units (layers) of H heads in one launch; W warps per row in
+// the head kernel (TopkArgs::head_warps_per_row; the engine uses kHeadWarpsPerRow).
 void BM_GpuRowTopK(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const auto elem = static_cast<ElemType>(state.range(0));
@@ -86,11 +87,13 @@ void BM_GpuRowTopK(benchmark::State& state) {
   const int H = static_cast<int>(state.range(3));
   const int K = static_cast<int>(state.range(4));
   const int U = static_cast<int>(state.range(5));
+  const int W = static_cast<int>(state.range(6));
   const std::vector<unsigned char> layer = packed_layer_of(H, S, elem);
 
   gpu::LaunchSpec spec;
   spec.elem = elem;
   spec.top_k = K;
+  spec.head_warps_per_row = W;
   for (int u = 0; u < U; ++u) {
     gpu::UnitSpec unit;
     unit.num_heads = H;
@@ -307,19 +310,24 @@ void BM_WholeRun(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_GpuRowTopK)
-    ->ArgNames({"elem", "mode", "S", "H", "K", "U"})
-    ->Args({0, kMean, 1024, 32, 5, 1})
-    ->Args({0, kMeanMax, 1024, 32, 5, 1})
-    ->Args({0, kPerHead, 1024, 32, 5, 1})
-    ->Args({0, kPerHead, 1024, 32, 32, 1})
-    ->Args({1, kMean, 1024, 32, 5, 1})
-    ->Args({2, kMean, 1024, 32, 5, 1})
-    ->Args({2, kPerHead, 1024, 32, 5, 1})
-    ->Args({0, kMean, 4096, 8, 5, 1})
-    ->Args({0, kPerHead, 4096, 8, 32, 1})
-    ->Args({0, kPerHead, 128, 32, 5, 1})    // one short unit per launch ...
-    ->Args({0, kPerHead, 128, 32, 5, 31})   // ... against the batch the engine makes of them
-    ->Args({0, kMean, 128, 32, 5, 31})
+    ->ArgNames({"elem", "mode", "S", "H", "K", "U", "W"})
+    ->Args({0, kMean, 1024, 32, 5, 1, 4})
+    ->Args({0, kMeanMax, 1024, 32, 5, 1, 4})
+    ->Args({0, kPerHead, 1024, 32, 5, 1, 4})
+    ->Args({0, kPerHead, 1024, 32, 5, 1, 2})    // the head kernel's warps per row, side by side
+    ->Args({0, kPerHead, 1024, 32, 5, 1, 1})
+    ->Args({0, kPerHead, 1024, 32, 32, 1, 4})
+    ->Args({0, kPerHead, 1024, 32, 32, 1, 1})
+    ->Args({1, kMean, 1024, 32, 5, 1, 4})
+    ->Args({2, kMean, 1024, 32, 5, 1, 4})
+    ->Args({2, kPerHead, 1024, 32, 5, 1, 4})
+    ->Args({0, kMean, 4096, 8, 5, 1, 4})
+    ->Args({0, kPerHead, 4096, 8, 32, 1, 4})
+    ->Args({0, kPerHead, 4096, 8, 32, 1, 1})
+    ->Args({0, kPerHead, 128, 32, 5, 1, 4})     // one short unit per launch ...
+    ->Args({0, kPerHead, 128, 32, 5, 31, 4})    // ... against the batch the engine makes of them
+    ->Args({0, kPerHead, 128, 32, 5, 31, 1})
+    ->Args({0, kMean, 128, 32, 5, 31, 4})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GpuBeamSearch)

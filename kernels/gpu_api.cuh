@@ -49,6 +49,9 @@ struct TopkArgs {
   const std::uint8_t* key_masks = nullptr;  // device, concatenated (MatrixDesc::mask_offset)
   std::int32_t top_k = 5;
   double min_attn = 0.0;
+  // Warps of the head kernel's 4-warp blocks that share one row: 4 (a block per row), 2 or 1 (a
+  // warp per row, 4 rows per block). Same results; which is fastest is for BM_GpuRowTopK to say.
+  std::int32_t head_warps_per_row = kHeadWarpsPerRow;
   DeviceTables tables;               // entries and count are written
   double* profile_sums = nullptr;    // [M][kDistanceBins], accumulated (zero it first)
   // Value checks (SPEC §4) of every head that a unit reads: the flag becomes non-zero when any NaN,

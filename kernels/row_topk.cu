@@ -4,12 +4,14 @@
 //
 // Input: the packed lower triangles of every unit of a launch (detail/packed_layout.hpp; units of
 // several sequences and layers, each with its own seq_len, mask and offsets: gpu/launch_layout.hpp).
-// Layout of the work: one block per row of a matrix; the block's warps take the row's 32-column
-// chunks round-robin, each warp keeping its own 32-lane top-K queue (warp_queue.cuh); at the end
-// warp 0 merges the warps' queues and writes the row.
-//   head_topk_kernel      one block per row of every per-head matrix of the launch: block b is
-//                         row_of_item(tables.row_begin, num_head_matrices, b), so each matrix's
-//                         rows are handed out longest first.
+// Layout of the work: the warps that share a row take its 32-column chunks round-robin, each warp
+// keeping its own 32-lane top-K queue (warp_queue.cuh); at the end the row's first warp merges
+// their queues and writes the row.
+//   head_topk_kernel      every row of every per-head matrix of the launch: item x is
+//                         row_of_item(tables.row_begin, num_head_matrices, x), so each matrix's
+//                         rows are handed out longest first; TopkArgs::head_warps_per_row (4, 2
+//                         or 1) warps share one, so a block takes 1, 2 or 4 consecutive items.
+//                         4 (a block per row) is the default; BM_GpuRowTopK measures all three.
 //   aggregate_topk_kernel one block per row of every unit with mean/max (row_of_item over
 //                         aggregate_row_begin): loops over every head of the unit per tile of
 //                         chunks, forms mean (double sum in head order, / H, rounded to float) and
@@ -93,8 +95,8 @@ __device__ void write_row(const TopkArgs& a, int m, int i, const std::uint64_t* 
   if (lane == 0) a.tables.count[row] = __popc(valid_lanes);
 }
 
-__device__ __forceinline__ void add_profile(const double* shared_bins, double* profile_sums, int m) {
-  const int b = threadIdx.x;
+// Called with b = 0, 1, ... by as many threads (bins of other threads' b are theirs to add).
+__device__ __forceinline__ void add_profile(const double* shared_bins, double* profile_sums, int m, int b) {
   if (b < kDistanceBins && shared_bins[b] != 0.0) atomicAdd(&profile_sums[m * kDistanceBins + b], shared_bins[b]);
 }
 
@@ -102,78 +104,89 @@ __device__ __forceinline__ void tally_row(const TopkArgs& a, double row_sum) {
   if (fabs(row_sum - 1.0) > 0.01) atomicAdd(a.rows_off, 1ull);
 }
 
+// Rows per block: a.head_warps_per_row (W) warps share a row, so a block of kMaxWarps warps takes
+// kMaxWarps / W consecutive items (rows); warp w works on row w / W, on its chunks w % W, w % W + W,
+// ... Each row has its own queues, sums and profile bins in shared memory.
 template <class E>
 __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
-  const detail::SegmentRow at = detail::row_of_item(a.tables.row_begin, a.num_head_matrices, blockIdx.x);
-  const int m = at.matrix;
-  const int i = at.row;  // long rows first within each matrix
-  const MatrixDesc desc = a.matrices[m];
-  const bool check = desc.check != 0;  // block-uniform
-  const std::uint8_t* key_mask = desc.mask_offset >= 0 ? a.key_masks + desc.mask_offset : nullptr;
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  const int warps = blockDim.x >> 5;
-  const auto* row = static_cast<const typename E::storage*>(a.raw) + desc.raw_offset + detail::packed_row_offset(i);
+  const int row_warps = a.head_warps_per_row;
+  const int group = warp / row_warps;  // the block's row this warp works on
+  const int part = warp % row_warps;   // its share of that row
+  const std::int64_t item = static_cast<std::int64_t>(blockIdx.x) * ((blockDim.x >> 5) / row_warps) + group;
+  const bool active = item < a.head_rows;  // warp-uniform: the last block may run past the end
 
   __shared__ std::uint64_t queues[kMaxWarps * 32];
-  __shared__ double bins[kDistanceBins];
+  __shared__ double bins[kMaxWarps][kDistanceBins];  // per row of the block
   __shared__ double warp_sums[kMaxWarps];
-  if (threadIdx.x < kDistanceBins) bins[threadIdx.x] = 0.0;
+  for (int b = threadIdx.x; b < kMaxWarps * kDistanceBins; b += blockDim.x) bins[b / kDistanceBins][b % kDistanceBins] = 0.0;
   __syncthreads();
 
+  int m = 0, i = 0;
+  bool check = false;  // warp-uniform (one row per warp)
   WarpTopK top;
-  BinTracker tracker;
-  double acc = 0.0;
   double row_sum = 0.0;
   bool bad = false;
-  const int num_chunks = (i >> 5) + 1;  // columns 0..i (the diagonal is checked, never a candidate)
-  for (int c0 = warp; c0 < num_chunks; c0 += warps * kChunkUnroll) {
-    float v[kChunkUnroll];
+  if (active) {
+    const detail::SegmentRow at = detail::row_of_item(a.tables.row_begin, a.num_head_matrices, item);
+    m = at.matrix;
+    i = at.row;  // long rows first within each matrix
+    const MatrixDesc desc = a.matrices[m];
+    check = desc.check != 0;
+    const std::uint8_t* key_mask = desc.mask_offset >= 0 ? a.key_masks + desc.mask_offset : nullptr;
+    const auto* row = static_cast<const typename E::storage*>(a.raw) + desc.raw_offset + detail::packed_row_offset(i);
+    BinTracker tracker;
+    double acc = 0.0;
+    const int num_chunks = (i >> 5) + 1;  // columns 0..i (the diagonal is checked, never a candidate)
+    for (int c0 = part; c0 < num_chunks; c0 += row_warps * kChunkUnroll) {
+      float v[kChunkUnroll];
 #pragma unroll
-    for (int u = 0; u < kChunkUnroll; ++u) {
-      const int j = (c0 + u * warps) * 32 + lane;
-      v[u] = j <= i ? E::widen(row[j]) : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < kChunkUnroll; ++u) {
-      const int c = c0 + u * warps;
-      if (c >= num_chunks) break;  // warp-uniform
-      const int j = c * 32 + lane;
-      if (check && j <= i) {
-        bad |= detail::is_bad_weight(v[u]);
-        row_sum += static_cast<double>(v[u]);
+      for (int u = 0; u < kChunkUnroll; ++u) {
+        const int j = (c0 + u * row_warps) * 32 + lane;
+        v[u] = j <= i ? E::widen(row[j]) : 0.0f;
       }
-      std::uint64_t key = 0;
-      if (j < i) {
-        const int d = i - j;
-        if (tracker.moves(d)) {
-          flush_bin(bins, tracker.bin, acc);
-          tracker.enter(d);
+#pragma unroll
+      for (int u = 0; u < kChunkUnroll; ++u) {
+        const int c = c0 + u * row_warps;
+        if (c >= num_chunks) break;  // warp-uniform
+        const int j = c * 32 + lane;
+        if (check && j <= i) {
+          bad |= detail::is_bad_weight(v[u]);
+          row_sum += static_cast<double>(v[u]);
         }
-        acc += static_cast<double>(v[u]);
-        if (key_usable(key_mask, j) && detail::passes_threshold(v[u], a.min_attn))
-          key = detail::candidate_key(v[u], j);
+        std::uint64_t key = 0;
+        if (j < i) {
+          const int d = i - j;
+          if (tracker.moves(d)) {
+            flush_bin(bins[group], tracker.bin, acc);
+            tracker.enter(d);
+          }
+          acc += static_cast<double>(v[u]);
+          if (key_usable(key_mask, j) && detail::passes_threshold(v[u], a.min_attn))
+            key = detail::candidate_key(v[u], j);
+        }
+        top.offer(key, a.top_k, lane);
       }
-      top.offer(key, a.top_k, lane);
     }
+    flush_bin(bins[group], tracker.bin, acc);
   }
-  flush_bin(bins, tracker.bin, acc);
   queues[warp * 32 + lane] = top.queue;
   if (check) {
     const double s = warp_sum(row_sum);
     if (lane == 0) warp_sums[warp] = s;
   }
   const bool any_bad = __syncthreads_or(bad);
-  if (warp == 0) {
-    write_row(a, m, i, queues, warps, lane);
+  if (active && part == 0) {  // the row's first warp merges its warps' queues and writes the row
+    write_row(a, m, i, queues + group * row_warps * 32, row_warps, lane);
     if (check && lane == 0) {
       double s = 0.0;
-      for (int w = 0; w < warps; ++w) s += warp_sums[w];
+      for (int w = 0; w < row_warps; ++w) s += warp_sums[group * row_warps + w];
       tally_row(a, s);
     }
+    add_profile(bins[group], a.profile_sums, m, lane);
   }
   if (any_bad && threadIdx.x == 0) atomicOr(a.bad_flag, 1u);
-  add_profile(bins, a.profile_sums, m);
 }
 
 // Dynamic shared memory: per-thread row sums of every head, [max_aggregate_heads][blockDim.x] doubles.
@@ -276,8 +289,8 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
     if (lane == 0) tally_row(a, s);
   }
   if (any_bad && threadIdx.x == 0) atomicOr(a.bad_flag, 1u);
-  if (want_mean) add_profile(bins[0], a.profile_sums, g.mean_matrix);
-  if (want_max) add_profile(bins[1], a.profile_sums, g.max_matrix);
+  if (want_mean) add_profile(bins[0], a.profile_sums, g.mean_matrix, threadIdx.x);
+  if (want_max) add_profile(bins[1], a.profile_sums, g.max_matrix, threadIdx.x);
 }
 
 // One warp per table row: edge log-probabilities and the path-ending bits of each entry.
@@ -318,7 +331,11 @@ unsigned grid_of(std::int64_t blocks, const char* what) {
 template <class E>
 void launch_for(const TopkArgs& a, cudaStream_t stream) {
   if (a.head_rows > 0) {
-    launch_kernel(head_topk_kernel<E>, grid_of(a.head_rows, "head_topk_kernel"), kThreads, 0, stream, a);
+    const int W = a.head_warps_per_row;
+    if (W != 1 && W != 2 && W != 4) throw std::runtime_error("head_warps_per_row must be 1, 2 or 4, not " + std::to_string(W));
+    const std::int64_t rows_per_block = kMaxWarps / W;
+    launch_kernel(head_topk_kernel<E>, grid_of((a.head_rows + rows_per_block - 1) / rows_per_block, "head_topk_kernel"),
+                  kThreads, 0, stream, a);
     check_launch("head_topk_kernel");
   }
   if (a.aggregate_rows > 0) {

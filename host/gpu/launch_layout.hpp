@@ -27,6 +27,9 @@ namespace ratrace::gpu {
 // Element type of the matrices on the device. float64 inputs are narrowed to float32 on the host.
 enum class ElemType : int { f16 = 0, bf16 = 1, f32 = 2 };
 
+// Warps of the head top-K kernel's 4-warp blocks that share one row (TopkArgs::head_warps_per_row).
+inline constexpr int kHeadWarpsPerRow = 4;
+
 inline std::size_t elem_size(ElemType elem) { return elem == ElemType::f32 ? 4 : 2; }
 
 // One unit: what the engine plans per (sequence, layer, head group).
@@ -49,6 +52,7 @@ struct LaunchSpec {
   int top_k = 5;
   double min_attn = 0.0;
   bool stop_at_bos = true;
+  int head_warps_per_row = kHeadWarpsPerRow;  // TopkArgs::head_warps_per_row
   std::vector<UnitSpec> units;
 };
 
@@ -82,6 +86,7 @@ struct LaunchLayout {
   int top_k = 5;
   double min_attn = 0.0;
   bool stop_at_bos = true;
+  int head_warps_per_row = kHeadWarpsPerRow;
 
   std::vector<std::int64_t> unit_raw_offset;             // [units]
   std::int64_t raw_elems = 0;                            // packed elements of the whole launch
@@ -122,6 +127,7 @@ inline LaunchLayout make_launch_layout(const LaunchSpec& spec) {
   l.top_k = spec.top_k;
   l.min_attn = spec.min_attn;
   l.stop_at_bos = spec.stop_at_bos;
+  l.head_warps_per_row = spec.head_warps_per_row;
   const std::size_t U = spec.units.size();
   std::vector<std::int32_t> mask_offset(U), bos_offset(U);
   const std::vector<std::uint8_t>* prev_mask = nullptr;

@@ -176,6 +176,7 @@ void Workspace::upload_descriptors(const LaunchLayout& l, cudaStream_t stream) {
   topk_args_.key_masks = l.key_masks.empty() ? nullptr : dev + s.key_masks;
   topk_args_.top_k = l.top_k;
   topk_args_.min_attn = l.min_attn;
+  topk_args_.head_warps_per_row = l.head_warps_per_row;
 }
 
 void Workspace::reserve_launch(const LaunchLayout& l, std::size_t search_bytes) {

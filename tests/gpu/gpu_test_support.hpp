@@ -84,11 +84,13 @@ struct LaunchRun {
 
 // Runs one top-K launch over several units (one element type) as the engine does: packed lower
 // triangles laid out by make_launch_layout, one enqueue_launch.
-inline LaunchRun run_launch(const std::vector<UnitInput>& units, int top_k, double min_attn) {
+inline LaunchRun run_launch(const std::vector<UnitInput>& units, int top_k, double min_attn,
+                            int head_warps_per_row = gpu::kHeadWarpsPerRow) {
   gpu::LaunchSpec spec;
   spec.elem = units.front().heads->elem;
   spec.top_k = top_k;
   spec.min_attn = min_attn;
+  spec.head_warps_per_row = head_warps_per_row;
   for (const UnitInput& u : units) {
     gpu::UnitSpec s;
     s.num_heads = u.heads->num_heads;

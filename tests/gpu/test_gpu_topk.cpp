@@ -232,12 +232,15 @@ TEST(GpuRowTopK, OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu) {
     bool mean, max, mask;
   };
   // Per-head units trace all their resident heads (as the engine stages them); S from 1 to more
-  // than 4 warps x 32 columns; aggregates with and without per-head matrices.
+  // than 4 warps x 32 columns; aggregates with and without per-head matrices. The head kernel with
+  // 4, 2 and 1 warps per row (1 and 2 put rows of different matrices in one block).
   const std::vector<Shape> shapes = {{33, 2, {1, 0}, false, false, true},  {1, 2, {0, 1}, false, false, false},
                                      {97, 4, {}, true, true, true},        {64, 2, {0, 1}, false, false, false},
                                      {200, 3, {2}, true, false, false},    {5, 5, {4, 0}, false, true, true},
                                      {300, 1, {0}, false, false, true},    {2, 3, {}, false, true, false}};
+  for (const int W : {4, 2, 1})
   for (const ElemType elem : {ElemType::f32, ElemType::f16, ElemType::bf16}) {
+    if (W != 4 && elem != ElemType::f32) continue;  // how rows share warps does not depend on the type
     std::vector<Heads> heads;
     heads.reserve(shapes.size());  // UnitInput keeps pointers
     std::vector<UnitInput> units;
@@ -252,7 +255,7 @@ TEST(GpuRowTopK, OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu) {
       units.push_back(u);
     }
     const int K = 6;
-    const LaunchRun run = run_launch(units, K, 0.0);
+    const LaunchRun run = run_launch(units, K, 0.0, W);
     EXPECT_FALSE(run.checks.bad_values) << elem_name(elem);
     RowSumTally cpu_tally;
     for (std::size_t k = 0; k < shapes.size(); ++k) {
@@ -268,7 +271,7 @@ TEST(GpuRowTopK, OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu) {
       for (int r = 0; r < sh.H; ++r) check_attention_values(h.head(r), sh.S, "test", cpu_tally);  // every head is checked once
       ASSERT_EQ(run.tables[k].size(), matrices.size());
       for (std::size_t m = 0; m < matrices.size(); ++m) {
-        const std::string what = fmt::format("{} unit {} (S={}) matrix {}", elem_name(elem), k, sh.S, m);
+        const std::string what = fmt::format("{} W={} unit {} (S={}) matrix {}", elem_name(elem), W, k, sh.S, m);
         expect_same_table(build_candidate_table(matrices[m].data(), sh.S, mask, K, 0.0), run.tables[k][m], what);
         AttentionProfile cpu{};
         accumulate_attention_profile(matrices[m].data(), sh.S, cpu);
@@ -276,7 +279,7 @@ TEST(GpuRowTopK, OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu) {
           EXPECT_NEAR(run.profiles[k][m][b], cpu.sum[b], 1e-9 * std::abs(cpu.sum[b])) << what << " bin " << b;
       }
     }
-    EXPECT_EQ(run.checks.rows_off, cpu_tally.rows_off) << elem_name(elem);
+    EXPECT_EQ(run.checks.rows_off, cpu_tally.rows_off) << elem_name(elem) << " W=" << W;
   }
 }
 
@@ -302,7 +305,9 @@ TEST(GpuRowTopK, BadValueInAnyUnitOfALaunchIsFlagged) {
         else u.traced = {0, 1};
         units.push_back(u);
       }
-      EXPECT_EQ(run_launch(units, 5, 0.0).checks.bad_values, bad_unit >= 0) << elem_name(elem) << " bad unit " << bad_unit;
+      for (const int W : {4, 1})
+        EXPECT_EQ(run_launch(units, 5, 0.0, W).checks.bad_values, bad_unit >= 0)
+            << elem_name(elem) << " bad unit " << bad_unit << " W=" << W;
     }
   }
 }
