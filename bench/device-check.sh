@@ -73,7 +73,7 @@ done <"$BIN/verify-modes.txt"
 
 # 3. compute-sanitizer memcheck on small cases, multi-unit launches included (the packed layout and
 #    the per-matrix offsets of batched launches are what a wrong index would break first).
-small='GpuBeamSearch.WorkedExampleKnownAnswer:GpuBeamSearch.TargetZeroAndRowsWithoutCandidates:GpuBeamSearch.TablesOfDifferentLengthsShareOneBatch:GpuRowTopK.OnlyMeanOrOnlyMax:GpuRowTopK.RowSumTallyMatchesTheCpu:GpuRowTopK.BadValueInAnyUnitOfALaunchIsFlagged'
+small='GpuBeamSearch.WorkedExampleKnownAnswer:GpuBeamSearch.TargetZeroAndRowsWithoutCandidates:GpuBeamSearch.TablesOfDifferentLengthsShareOneBatch:GpuRowTopK.OnlyMeanOrOnlyMax:GpuRowTopK.RowSumTallyMatchesTheCpu:GpuRowTopK.BadValueInAnyUnitOfALaunchIsFlagged:GpuRowTopK.OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu'
 step sanitizer-memcheck 90 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool memcheck --leak-check full --error-exitcode 1 \
   "$BIN/ratrace_gpu_tests" --gtest_filter="$small" --gtest_color=no
 step sanitizer-memcheck-engine 60 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool memcheck --error-exitcode 1 \
