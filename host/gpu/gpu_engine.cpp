@@ -606,11 +606,10 @@ class GpuEngine final : public Engine {
     }
 
     void wait_for_results() {
-      if (results_.has_thread()) {
-        const PhaseTimer waiting(times.results_wait_s);
+      double inline_wait_s = 0;  // inline, wait() never waits (it only rethrows): not a phase
+      {
+        const PhaseTimer waiting(results_.has_thread() ? times.results_wait_s : inline_wait_s);
         results_.wait();
-      } else {
-        results_.wait();  // inline: never waits, rethrows
       }
       for (const auto& s : slots_) s->with_results = false;
     }

@@ -97,16 +97,13 @@ enum class State : std::uint8_t { runnable, at_warp_op, at_barrier, exited };
 struct TsanFiber {
 #if defined(__SANITIZE_THREAD__)
   void* fiber = nullptr;
-  void* owner = nullptr;  // a fiber created here is destroyed here
-  static TsanFiber current() { return TsanFiber{__tsan_get_current_fiber(), nullptr}; }
-  static TsanFiber create() {
-    void* f = __tsan_create_fiber(0);
-    return TsanFiber{f, f};
-  }
+  bool owned = false;  // created here, so destroyed here (not the OS thread's own)
+  static TsanFiber current() { return TsanFiber{__tsan_get_current_fiber(), false}; }
+  static TsanFiber create() { return TsanFiber{__tsan_create_fiber(0), true}; }
   void switch_to() const { __tsan_switch_to_fiber(fiber, 0); }
   void destroy() {
-    if (owner != nullptr) __tsan_destroy_fiber(owner);
-    fiber = owner = nullptr;
+    if (owned) __tsan_destroy_fiber(fiber);
+    *this = {};
   }
 #else
   static TsanFiber current() { return {}; }
