@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "io/chunk_codec.hpp"
 #include "io/hdf5_util.hpp"
 #include "ratrace/engine.hpp"
 #include "ratrace/results_writer.hpp"
@@ -82,6 +83,35 @@ void BM_ResultsWriter(benchmark::State& state) {
                              state.range(0) > 0 ? state.range(0) : std::thread::hardware_concurrency()));
 }
 
+// One thread encoding the node and score columns chunk by chunk (shuffle + deflate, as the writer's
+// pool does), at a given deflate level. args: {level}.
+void BM_EncodeChunk(benchmark::State& state) {
+  const TraceResults& r = traced_paths().results;
+  constexpr std::size_t kChunk = std::size_t{1} << 16;  // the writer's chunk (kChunkValues)
+  struct ColumnBytes {
+    const void* data;
+    std::size_t elem_size, count;
+  };
+  const ColumnBytes columns[] = {{r.node_position.data(), 4, r.num_nodes()},
+                                 {r.node_edge_attn.data(), 4, r.num_nodes()},
+                                 {r.score_raw.data(), 8, r.num_paths()},
+                                 {r.score_norm.data(), 8, r.num_paths()}};
+  double bytes = 0, encoded = 0;
+  for (auto _ : state) {
+    bytes = encoded = 0;
+    for (const ColumnBytes& c : columns)
+      for (std::size_t at = 0; at < c.count; at += kChunk) {
+        const std::size_t valid = std::min(kChunk, c.count - at);
+        const auto chunk = encode_chunk(static_cast<const unsigned char*>(c.data) + at * c.elem_size, c.elem_size, valid,
+                                        kChunk, static_cast<int>(state.range(0)));
+        bytes += static_cast<double>(kChunk * c.elem_size);
+        encoded += static_cast<double>(chunk.size());
+      }
+  }
+  state.counters["bytes_per_s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["ratio"] = bytes / encoded;
+}
+
 // The same arrays through HDF5's own filter pipeline (H5Dwrite of whole arrays), one thread.
 void BM_Hdf5OwnFilters(benchmark::State& state) {
   const TraceResults& r = traced_paths().results;
@@ -134,5 +164,6 @@ void BM_FillBatch(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_FillBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EncodeChunk)->DenseRange(1, 6)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ResultsWriter)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Hdf5OwnFilters)->Unit(benchmark::kMillisecond)->UseRealTime();

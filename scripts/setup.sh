@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake ninja-build pkg-config libhdf5-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+packages=(build-essential cmake ninja-build pkg-config libhdf5-dev zlib1g-dev libdeflate-dev libgtest-dev libgmock-dev libbenchmark-dev
           libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev valgrind python3-numpy python3-h5py chromium)
 missing=()
 for p in "${packages[@]}"; do
