@@ -270,8 +270,8 @@ TEST(ResultsStream, WrittenBatchesComeBackEmptyWithTheirMemory) {
   stream.finish();  // written: the batch is now a spare
   const TraceBatch spare = stream.spare();
   EXPECT_EQ(spare.results.num_jobs(), 0u);
-  EXPECT_EQ(spare.results.path_begin, std::vector<std::int64_t>{0});
-  EXPECT_EQ(spare.results.node_begin, std::vector<std::int64_t>{0});
+  EXPECT_EQ(spare.results.path_begin, ResultColumn<std::int64_t>{0});
+  EXPECT_EQ(spare.results.node_begin, ResultColumn<std::int64_t>{0});
   EXPECT_EQ(spare.results.num_nodes(), 0u);
   EXPECT_GE(spare.results.node_position.capacity(), nodes);
   EXPECT_GE(spare.results.node_edge_attn.capacity(), nodes);

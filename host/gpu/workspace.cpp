@@ -13,11 +13,13 @@ std::size_t counters_bytes(int num_matrices) {
 }
 
 // Into `out`, resized in place: memory it already holds is reused (no fresh pages to fault in).
-template <class T>
-void download(const DeviceBuffer& src, std::size_t count, std::vector<T>& out, cudaStream_t stream) {
+// ResultColumn's resize() leaves the new elements uninitialised: the copy is their only write.
+template <class Column>
+void download(const DeviceBuffer& src, std::size_t count, Column& out, cudaStream_t stream) {
   out.resize(count);
   if (count > 0)
-    cuda_check(cudaMemcpyAsync(out.data(), src.get(), count * sizeof(T), cudaMemcpyDeviceToHost, stream),
+    cuda_check(cudaMemcpyAsync(out.data(), src.get(), count * sizeof(typename Column::value_type),
+                               cudaMemcpyDeviceToHost, stream),
                "cudaMemcpyAsync (download)");
 }
 

@@ -61,11 +61,6 @@ void write_raw_vector(hid_t loc, const std::string& name, hid_t type, const void
     throw std::runtime_error(fmt::format("cannot write dataset '{}'", name));
 }
 
-template <class T>
-void write_vector(hid_t loc, const std::string& name, const std::vector<T>& values) {
-  write_raw_vector(loc, name, native_type<T>(), values.data(), values.size());
-}
-
 Handle create_growable_vector(hid_t loc, const std::string& name, hid_t type, hsize_t chunk_elems, int level) {
   const hsize_t initial = 0, unlimited = H5S_UNLIMITED;
   Handle space = space_handle(H5Screate_simple(1, &initial, &unlimited));
@@ -144,16 +139,15 @@ Handle create_group(hid_t loc, const std::string& name) {
   return g;
 }
 
-template <class T>
-std::vector<T> read_vector(hid_t loc, const std::string& name) {
+void read_raw_vector(hid_t loc, const std::string& name, hid_t type, std::size_t elem_size,
+                     const std::function<void*(std::size_t)>& size_to) {
   Handle ds = dataset_handle(H5Dopen2(loc, name.c_str(), H5P_DEFAULT));
   if (!ds.valid()) throw std::runtime_error(fmt::format("missing dataset '{}'", name));
   hsize_t total = 1;
   for (hsize_t d : dims(ds)) total *= d;
-  std::vector<T> out(total);
-  if (total > 0 && H5Dread(ds, native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-    throw std::runtime_error(fmt::format("cannot read dataset '{}' as {}", name, sizeof(T) * 8));
-  return out;
+  void* out = size_to(static_cast<std::size_t>(total));
+  if (total > 0 && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    throw std::runtime_error(fmt::format("cannot read dataset '{}' as {}", name, elem_size * 8));
 }
 
 std::vector<std::string> read_strings(hid_t loc, const std::string& name) {
@@ -224,10 +218,7 @@ std::optional<std::int64_t> read_attr_int64(hid_t loc, const std::string& name) 
   return v;
 }
 
-#define RATRACE_H5_INSTANTIATE(T)                                                              \
-  template void write_vector<T>(hid_t, const std::string&, const std::vector<T>&);            \
-  template void write_matrix<T>(hid_t, const std::string&, const T*, hsize_t, hsize_t);       \
-  template std::vector<T> read_vector<T>(hid_t, const std::string&);
+#define RATRACE_H5_INSTANTIATE(T) template void write_matrix<T>(hid_t, const std::string&, const T*, hsize_t, hsize_t);
 RATRACE_H5_INSTANTIATE(float)
 RATRACE_H5_INSTANTIATE(double)
 RATRACE_H5_INSTANTIATE(std::int8_t)

@@ -4,6 +4,8 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -79,11 +81,14 @@ hid_t native_type() {
 }
 
 // --- writing (each throws std::runtime_error naming the object on failure) ------------------
-// A 1-D dataset, chunked and deflate-compressed when large enough to matter.
-template <class T>
-void write_vector(hid_t loc, const std::string& name, const std::vector<T>& values);
-// A 1-D dataset of `n` values of native HDF5 type `type` at `data`, by the rule of write_vector.
+// A 1-D dataset of `n` values of native HDF5 type `type` at `data`, chunked and
+// deflate-compressed when large enough to matter.
 void write_raw_vector(hid_t loc, const std::string& name, hid_t type, const void* data, hsize_t n);
+// The same from a vector (of any allocator).
+template <class T, class Alloc>
+void write_vector(hid_t loc, const std::string& name, const std::vector<T, Alloc>& values) {
+  write_raw_vector(loc, name, native_type<T>(), values.data(), values.size());
+}
 // An empty 1-D dataset that grows (set_extent) and is filled whole chunks at a time with
 // H5Dwrite_chunk: chunks of `chunk_elems`, shuffle + deflate(level) like write_vector's big arrays.
 Handle create_growable_vector(hid_t loc, const std::string& name, hid_t type, hsize_t chunk_elems, int level);
@@ -101,8 +106,20 @@ void write_attr_int64(hid_t loc, const std::string& name, std::int64_t value);
 Handle create_group(hid_t loc, const std::string& name);
 
 // --- reading (each throws std::runtime_error naming the object on failure) ------------------
-template <class T>
-std::vector<T> read_vector(hid_t loc, const std::string& name);  // any rank, flattened, converted to T
+// Any rank, flattened, converted to native HDF5 type `type` (elements of elem_size bytes), into
+// the memory that size_to(number of elements) returns.
+void read_raw_vector(hid_t loc, const std::string& name, hid_t type, std::size_t elem_size,
+                     const std::function<void*(std::size_t)>& size_to);
+// The same into a vector (of any allocator) of T.
+template <class T, class Alloc = std::allocator<T>>
+std::vector<T, Alloc> read_vector(hid_t loc, const std::string& name) {
+  std::vector<T, Alloc> out;
+  read_raw_vector(loc, name, native_type<T>(), sizeof(T), [&out](std::size_t n) -> void* {
+    out.resize(n);
+    return out.data();
+  });
+  return out;
+}
 std::vector<std::string> read_strings(hid_t loc, const std::string& name);  // vlen or fixed-size
 std::optional<std::string> read_attr_string(hid_t loc, const std::string& name);
 std::optional<std::int64_t> read_attr_int64(hid_t loc, const std::string& name);

@@ -2,9 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <algorithm>
+#include <span>
 #include <vector>
 
 #include "util/head_label.hpp"
@@ -16,7 +17,7 @@ namespace {
 // A CSR "begin" array: n + 1 entries, starting at 0, never decreasing, ending at `total`. Messages
 // add `entry_base` to entry numbers and `value_base` to values, so that a batch's arrays are
 // reported as the file holds them.
-std::optional<std::string> check_begins(const std::vector<std::int64_t>& begin, std::size_t n, std::size_t total,
+std::optional<std::string> check_begins(std::span<const std::int64_t> begin, std::size_t n, std::size_t total,
                                         const char* name, bool strictly_increasing, std::int64_t entry_base = 0,
                                         std::int64_t value_base = 0) {
   if (begin.size() != n + 1) return fmt::format("{} has {} entries, expected {}", name, begin.size(), n + 1);

@@ -22,18 +22,28 @@ namespace {
 
 // --- reading ------------------------------------------------------------------------------------
 
-// A 1-D dataset that must be there; errors name the dataset (the caller adds the file).
+// Throws unless `name` is a 1-D dataset; errors name the dataset (the caller adds the file).
+void expect_1d_dataset(hid_t file, const std::string& name) {
+  if (!h5::exists(file, name)) throw InputError(fmt::format("missing dataset {}", name));
+  h5::Handle ds = h5::dataset_handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
+  if (!ds.valid()) throw InputError(fmt::format("{} is not a dataset", name));
+  const std::vector<hsize_t> shape = h5::dims(ds);
+  if (shape.size() != 1) throw InputError(fmt::format("{} has {} dimensions, expected 1", name, shape.size()));
+}
+
+// A 1-D dataset that must be there.
 template <class T>
 std::vector<T> read_required(hid_t file, const std::string& name) {
-  if (!h5::exists(file, name)) throw InputError(fmt::format("missing dataset {}", name));
-  {
-    h5::Handle ds = h5::dataset_handle(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
-    if (!ds.valid()) throw InputError(fmt::format("{} is not a dataset", name));
-    const std::vector<hsize_t> shape = h5::dims(ds);
-    if (shape.size() != 1) throw InputError(fmt::format("{} has {} dimensions, expected 1", name, shape.size()));
-  }
+  expect_1d_dataset(file, name);
   if constexpr (std::is_same_v<T, std::string>) return h5::read_strings(file, name);
   else return h5::read_vector<T>(file, name);
+}
+
+// The same into a results column.
+template <class T>
+void read_column(hid_t file, const std::string& name, ResultColumn<T>& out) {
+  expect_1d_dataset(file, name);
+  out = h5::read_vector<T, typename ResultColumn<T>::allocator_type>(file, name);
 }
 
 template <class T>
@@ -59,12 +69,12 @@ TraceResults read_trace_results(hid_t file) {
     throw InputError(fmt::format("/jobs/seq_index, layer, head and target differ in length ({}, {}, {}, {})", n_jobs,
                                  layer.size(), head.size(), target.size()));
   for (std::size_t k = 0; k < n_jobs; ++k) r.jobs.push_back({seq_index[k], layer[k], head[k], target[k]});
-  r.path_begin = read_required<std::int64_t>(file, "/jobs/path_begin");
-  r.score_raw = read_required<double>(file, "/paths/score_raw");
-  r.score_norm = read_required<double>(file, "/paths/score_norm");
-  r.node_begin = read_required<std::int64_t>(file, "/paths/node_begin");
-  r.node_position = read_required<std::int32_t>(file, "/nodes/position");
-  r.node_edge_attn = read_required<float>(file, "/nodes/edge_attn");
+  read_column(file, "/jobs/path_begin", r.path_begin);
+  read_column(file, "/paths/score_raw", r.score_raw);
+  read_column(file, "/paths/score_norm", r.score_norm);
+  read_column(file, "/paths/node_begin", r.node_begin);
+  read_column(file, "/nodes/position", r.node_position);
+  read_column(file, "/nodes/edge_attn", r.node_edge_attn);
   return r;
 }
 

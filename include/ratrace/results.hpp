@@ -7,6 +7,7 @@
 
 #include "ratrace/beam_search.hpp"
 #include "ratrace/decay_stats.hpp"
+#include "ratrace/detail/default_init_allocator.hpp"
 
 namespace ratrace {
 
@@ -19,15 +20,20 @@ struct JobKey {
   friend auto operator<=>(const JobKey&, const JobKey&) = default;
 };
 
+// One array of a results table. resize() leaves new elements uninitialised (detail::
+// DefaultInitAllocator): every writer of these arrays fills what it sizes.
+template <class T>
+using ResultColumn = std::vector<T, detail::DefaultInitAllocator<T>>;
+
 // Jobs, paths and nodes as flat arrays, exactly as stored in the results file.
 struct TraceResults {
   std::vector<JobKey> jobs;
-  std::vector<std::int64_t> path_begin{0};  // [n_jobs + 1]
-  std::vector<double> score_raw;             // [n_paths]
-  std::vector<double> score_norm;            // [n_paths]
-  std::vector<std::int64_t> node_begin{0};   // [n_paths + 1]
-  std::vector<std::int32_t> node_position;   // [n_nodes]
-  std::vector<float> node_edge_attn;         // [n_nodes], NaN for each path's p0
+  ResultColumn<std::int64_t> path_begin{0};  // [n_jobs + 1]
+  ResultColumn<double> score_raw;             // [n_paths]
+  ResultColumn<double> score_norm;            // [n_paths]
+  ResultColumn<std::int64_t> node_begin{0};   // [n_paths + 1]
+  ResultColumn<std::int32_t> node_position;   // [n_nodes]
+  ResultColumn<float> node_edge_attn;         // [n_nodes], NaN for each path's p0
 
   std::size_t num_jobs() const { return jobs.size(); }
   std::size_t num_paths() const { return score_raw.size(); }

@@ -11,8 +11,8 @@
 namespace ratrace::testing {
 
 // Fails once, at the first element whose bytes differ, naming the array.
-template <class T>
-void expect_same_bits(const std::vector<T>& a, const std::vector<T>& b, const char* what) {
+template <class T, class Alloc>
+void expect_same_bits(const std::vector<T, Alloc>& a, const std::vector<T, Alloc>& b, const char* what) {
   ASSERT_EQ(a.size(), b.size()) << what;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (std::memcmp(&a[i], &b[i], sizeof(T)) != 0) {
