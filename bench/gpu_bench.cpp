@@ -4,6 +4,9 @@
 //                      in the same run (counter frac_of_copy_bw; target >= 0.7); U units (layers)
 //                      in one launch, as the engine batches short sequences.
 //   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns.
+//   BM_FetchResults    copying one batch's node arrays (a 1,024-token layer of 32 heads: ~34 M
+//                      nodes, 272 MB) back to the host, in bytes/s: into zeroed pageable vectors
+//                      (before ResultColumn), into a pageable ResultColumn, into a pinned one (now).
 //   BM_WholeRun        one corpus: GPU engine on the whole plan vs the CPU reference (all cores)
 //                      on one layer of it, both handing their results to a sink that only counts
 //                      them (counter speedup = gpu jobs/s / cpu jobs/s, target >= 50); and the
@@ -196,6 +199,54 @@ void BM_GpuBeamSearch(benchmark::State& state) {
   state.SetLabel(fmt::format("S={} B={} K={} {} jobs", S, params.top_beam, params.top_k, jobs.size()));
 }
 
+// Args: {how}: 0 = std::vector resized (zeroed) then copied into, pageable; 1 = ResultColumn
+// (not zeroed), pageable; 2 = ResultColumn, page-locked once as the engine's fetch does.
+void BM_FetchResults(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  constexpr std::size_t kNodes = 34'000'000;
+  const int how = static_cast<int>(state.range(0));
+  gpu::DeviceBuffer device;
+  device.reserve(kNodes * 8);
+  gpu::Stream stream;
+  gpu::cuda_check(cudaMemsetAsync(device.get(), 1, kNodes * 8, stream.get()), "memset");
+  std::vector<std::int32_t> zeroed_position;
+  std::vector<float> zeroed_attn;
+  ResultColumn<std::int32_t> position;
+  ResultColumn<float> attn;
+  const auto fetch = [&] {
+    void* dst_position = nullptr;
+    void* dst_attn = nullptr;
+    if (how == 0) {  // as a spare batch was refilled before: cleared, then resized (zeroing)
+      zeroed_position.clear();
+      zeroed_attn.clear();
+      zeroed_position.resize(kNodes);
+      zeroed_attn.resize(kNodes);
+      dst_position = zeroed_position.data();
+      dst_attn = zeroed_attn.data();
+    } else {
+      position.clear();
+      attn.clear();
+      position.resize(kNodes);
+      attn.resize(kNodes);
+      if (how == 2) {
+        detail::pin_result_block(position.data(), position.capacity() * 4, gpu::page_lock, gpu::page_unlock);
+        detail::pin_result_block(attn.data(), attn.capacity() * 4, gpu::page_lock, gpu::page_unlock);
+      }
+      dst_position = position.data();
+      dst_attn = attn.data();
+    }
+    const auto* src = static_cast<const unsigned char*>(device.get());
+    gpu::cuda_check(cudaMemcpyAsync(dst_position, src, kNodes * 4, cudaMemcpyDeviceToHost, stream.get()), "copy");
+    gpu::cuda_check(cudaMemcpyAsync(dst_attn, src + kNodes * 4, kNodes * 4, cudaMemcpyDeviceToHost, stream.get()), "copy");
+    stream.sync();
+  };
+  fetch();  // first touch (and pinning) once, outside the timing: spare batches are reused
+  for (auto _ : state) fetch();
+  state.counters["bytes_per_s"] = benchmark::Counter(kNodes * 8.0, benchmark::Counter::kIsIterationInvariantRate);
+  static const char* const labels[] = {"zeroed vector, pageable", "ResultColumn, pageable", "ResultColumn, pinned"};
+  state.SetLabel(labels[how]);
+}
+
 double seconds_of(const std::function<void()>& f) {
   const auto t0 = std::chrono::steady_clock::now();
   f();
@@ -337,6 +388,7 @@ BENCHMARK(BM_GpuBeamSearch)
     ->Args({4096, 5, 5, 4})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FetchResults)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_WholeRun)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
 BENCHMARK_MAIN();

@@ -24,6 +24,16 @@ inline void drop_cleanup_error(cudaError_t err) {
   if (err != cudaSuccess) cudaGetLastError();
 }
 
+// Page-locks [p, p + bytes) in place (for detail::pin_result_block), for every device's context
+// (a spare batch may be refilled by an engine on another device): false, with the error cleared,
+// when the driver refuses (the memory then stays pageable; copies still work).
+inline bool page_lock(void* p, std::size_t bytes) {
+  const cudaError_t err = cudaHostRegister(p, bytes, cudaHostRegisterPortable);
+  drop_cleanup_error(err);
+  return err == cudaSuccess;
+}
+inline void page_unlock(void* p) { drop_cleanup_error(cudaHostUnregister(p)); }
+
 // How GrowingBuffer allocates: device memory, or page-locked host memory (for truly asynchronous
 // copies).
 struct DeviceAllocator {

@@ -12,15 +12,20 @@ std::size_t counters_bytes(int num_matrices) {
   return static_cast<std::size_t>(num_matrices) * kDistanceBins * sizeof(double) + 2 * sizeof(std::uint64_t);
 }
 
-// Into `out`, resized in place: memory it already holds is reused (no fresh pages to fault in).
-// ResultColumn's resize() leaves the new elements uninitialised: the copy is their only write.
+// Into `out`, a results column, resized in place: memory it already holds is reused (no fresh
+// pages to fault in), and what resize() adds is left uninitialised (the copy is its only write).
+// Large columns are page-locked once (and unlocked when freed), so that the copy runs at the
+// link's speed and asynchronously instead of through the driver's pageable staging; a column
+// grows with headroom, so that batches of varying size seldom repin.
 template <class Column>
 void download(const DeviceBuffer& src, std::size_t count, Column& out, cudaStream_t stream) {
+  using T = typename Column::value_type;
+  if (out.capacity() < count) out.reserve(count + count / 4);
   out.resize(count);
-  if (count > 0)
-    cuda_check(cudaMemcpyAsync(out.data(), src.get(), count * sizeof(typename Column::value_type),
-                               cudaMemcpyDeviceToHost, stream),
-               "cudaMemcpyAsync (download)");
+  if (count == 0) return;
+  ratrace::detail::pin_result_block(out.data(), out.capacity() * sizeof(T), page_lock, page_unlock);
+  cuda_check(cudaMemcpyAsync(out.data(), src.get(), count * sizeof(T), cudaMemcpyDeviceToHost, stream),
+             "cudaMemcpyAsync (download)");
 }
 
 // Where each small array of a launch sits in one device buffer (16-byte aligned pieces), so that

@@ -7,7 +7,7 @@
 
 #include "ratrace/beam_search.hpp"
 #include "ratrace/decay_stats.hpp"
-#include "ratrace/detail/default_init_allocator.hpp"
+#include "ratrace/detail/result_allocator.hpp"
 
 namespace ratrace {
 
@@ -20,10 +20,11 @@ struct JobKey {
   friend auto operator<=>(const JobKey&, const JobKey&) = default;
 };
 
-// One array of a results table. resize() leaves new elements uninitialised (detail::
-// DefaultInitAllocator): every writer of these arrays fills what it sizes.
+// One array of a results table. resize() leaves new elements uninitialised, and large arrays may be
+// page-locked by the GPU engine (detail/result_allocator.hpp): every writer of these arrays fills
+// what it sizes.
 template <class T>
-using ResultColumn = std::vector<T, detail::DefaultInitAllocator<T>>;
+using ResultColumn = std::vector<T, detail::ResultAllocator<T>>;
 
 // Jobs, paths and nodes as flat arrays, exactly as stored in the results file.
 struct TraceResults {

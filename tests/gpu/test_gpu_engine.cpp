@@ -307,6 +307,57 @@ TEST(GpuEngine, ResultsThreadAndWhereTheTimeWent) {
   EXPECT_EQ(compare_profiles(outputs[0].profiles, outputs[1].profiles).mismatches, 0);
 }
 
+// Results come back into page-locked memory: every column large enough to pin (detail::
+// kPinnableBlockBytes) that a batch holds is pinned, smaller ones are not, the values are the CPU
+// reference's, and freeing the batches unpins everything.
+TEST(GpuEngine, CopiesResultsIntoPageLockedColumnsThatUnlockWhenFreed) {
+  RATRACE_REQUIRE_GPU();
+  ratrace::testing::TempDir dir;
+  const std::string path = dir.file("pinned.h5");
+  SynthOptions o = small_corpus(AttnDtype::float16);
+  o.num_sequences = 1;
+  o.num_layers = 1;
+  o.num_heads = 2;
+  o.min_len = o.max_len = 512;  // 2 heads x 512 targets: ~650,000 nodes, 2.6 MB a node column
+  write_synthetic_corpus(path, o);
+  const CorpusReader reader(path);
+  const TraceRequest request = every_layer(path, "all", "all");
+  const PlannedTrace planned = plan_trace(reader, request);
+
+  struct Keep final : BatchSink {
+    void consume(TraceBatch&& batch) override { batches.push_back(std::move(batch)); }
+    std::vector<TraceBatch> batches;
+  } keep;
+  const std::size_t before = detail::pinned_result_bytes();
+  make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, keep, {});
+
+  std::size_t pinnable = 0, small = 0;
+  TraceResults gpu;
+  for (const TraceBatch& b : keep.batches) {
+    const TraceResults& r = b.results;
+    for (const std::size_t bytes : {r.path_begin.capacity() * 8, r.score_raw.capacity() * 8, r.score_norm.capacity() * 8,
+                                    r.node_begin.capacity() * 8, r.node_position.capacity() * 4,
+                                    r.node_edge_attn.capacity() * 4}) {
+      if (bytes >= detail::kPinnableBlockBytes) pinnable += (bytes + detail::kPageBytes - 1) / detail::kPageBytes * detail::kPageBytes;
+      else ++small;
+    }
+    gpu.append(r);
+  }
+  ASSERT_GT(pinnable, 0u);
+  EXPECT_GT(small, 0u);
+  EXPECT_EQ(detail::pinned_result_bytes() - before, pinnable);
+  const TraceOutput cpu = run_collect(*make_cpu_engine(2), reader, planned.plan, request.params, {});
+  HostNearTieProbe probe(reader, planned.plan, request.params);
+  const CompareReport report = compare_results(
+      cpu.results, gpu, request.params, [&](const JobKey& k) { return probe(k); }, 5,
+      [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
+  EXPECT_EQ(report.jobs_compared, planned.plan.num_jobs());
+  EXPECT_EQ(report.mismatches, 0) << (report.first_mismatches.empty() ? "" : report.first_mismatches[0]);
+
+  keep.batches.clear();
+  EXPECT_EQ(detail::pinned_result_bytes(), before);
+}
+
 // The host thread stops on bad values in the last launch while the results thread is still inside
 // the sink with the launch before: the run ends with the input error once that call is over, and
 // nothing reaches the sink afterwards.

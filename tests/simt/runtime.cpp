@@ -41,6 +41,7 @@ std::size_t device_memory_bytes() {
 struct Memory {
   std::mutex mutex;
   std::map<const char*, std::size_t> device;  // base -> size
+  std::map<const char*, std::size_t> host_registered;  // base -> size (cudaHostRegister)
   std::size_t in_use = 0;
   std::size_t peak = 0;
 };
@@ -101,6 +102,12 @@ std::size_t peak_device_memory() {
 void reset_peak_device_memory() {
   const std::lock_guard lock(memory().mutex);
   memory().peak = memory().in_use;
+}
+std::size_t registered_host_bytes() {
+  const std::lock_guard lock(memory().mutex);
+  std::size_t bytes = 0;
+  for (const auto& [base, size] : memory().host_registered) bytes += size;
+  return bytes;
 }
 
 }  // namespace simt
@@ -181,6 +188,28 @@ cudaError_t cudaFreeHost(void* ptr) {
   return cudaSuccess;
 }
 
+cudaError_t cudaHostRegister(void* ptr, std::size_t bytes, unsigned) {
+  if (ptr == nullptr || bytes == 0) return simt::fail(cudaErrorInvalidValue, "cudaHostRegister of an empty range");
+  simt::Memory& m = simt::memory();
+  const std::lock_guard lock(m.mutex);
+  const auto* begin = static_cast<const char*>(ptr);
+  auto next = m.host_registered.lower_bound(begin);
+  const bool overlaps_next = next != m.host_registered.end() && next->first < begin + bytes;
+  const bool overlaps_previous = next != m.host_registered.begin() && std::prev(next)->first + std::prev(next)->second > begin;
+  if (overlaps_next || overlaps_previous)
+    return simt::fail(cudaErrorHostMemoryAlreadyRegistered, "cudaHostRegister of a range that overlaps a registered one");
+  m.host_registered.emplace(begin, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaHostUnregister(void* ptr) {
+  simt::Memory& m = simt::memory();
+  const std::lock_guard lock(m.mutex);
+  if (m.host_registered.erase(static_cast<const char*>(ptr)) == 0)
+    return simt::fail(cudaErrorHostMemoryNotRegistered, "cudaHostUnregister of a pointer that cudaHostRegister did not take");
+  return cudaSuccess;
+}
+
 cudaError_t cudaMemcpy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
   return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
@@ -242,6 +271,8 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidConfiguration: text = "invalid configuration argument"; break;
     case cudaErrorInvalidDevice: text = "invalid device ordinal"; break;
     case cudaErrorNoDevice: text = "no CUDA-capable device is detected"; break;
+    case cudaErrorHostMemoryAlreadyRegistered: text = "part or all of the requested memory range is already mapped"; break;
+    case cudaErrorHostMemoryNotRegistered: text = "pointer does not correspond to a registered memory region"; break;
     case cudaErrorLaunchFailure: text = "unspecified launch failure"; break;
     default: text = "unknown error " + std::to_string(static_cast<int>(error)); break;
   }

@@ -15,5 +15,7 @@ void record_error(cudaError_t error, const std::string& detail);
 std::size_t device_memory_in_use();
 std::size_t peak_device_memory();
 void reset_peak_device_memory();
+// Host memory page-locked with cudaHostRegister now.
+std::size_t registered_host_bytes();
 
 }  // namespace simt

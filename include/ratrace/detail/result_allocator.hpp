@@ -1,0 +1,60 @@
+#pragma once
+// The allocator of results columns (ResultColumn in ratrace/results.hpp), for arrays of hundreds of
+// MB that a GPU batch's results are copied back into:
+// - resize() default-initialises: new numbers are left as they are, not zeroed (the copy that
+//   follows would otherwise come after a pass over memory as long as itself);
+// - large blocks are whole pages of their own, so that the GPU engine can page-lock them in place
+//   (pin_result_block) and copy into them at full speed; a pinned block is unpinned when freed.
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace ratrace::detail {
+
+// Blocks from this size on are page-aligned, a whole number of pages, and may be pinned.
+inline constexpr std::size_t kPinnableBlockBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kPageBytes = 4096;
+
+void* allocate_result_block(std::size_t bytes);
+void free_result_block(void* p, std::size_t bytes) noexcept;
+
+// Page-locks the block at `p` (from allocate_result_block, `bytes` as allocated or fewer) with
+// pin(p, bytes rounded up to whole pages), once: later calls for the same block do nothing. Its
+// free calls unpin(p) first. Returns whether the block is pinned. Small blocks and failed pins are
+// left pageable (false). Thread-safe.
+using PinFn = bool (*)(void* p, std::size_t bytes);
+using UnpinFn = void (*)(void* p);
+bool pin_result_block(void* p, std::size_t bytes, PinFn pin, UnpinFn unpin);
+// Bytes of result blocks pinned now (for tests and reports).
+std::size_t pinned_result_bytes();
+
+template <class T>
+class ResultAllocator {
+ public:
+  using value_type = T;
+
+  ResultAllocator() = default;
+  template <class U>
+  ResultAllocator(const ResultAllocator<U>&) noexcept {}
+
+  T* allocate(std::size_t n) { return static_cast<T*>(allocate_result_block(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t n) noexcept { free_result_block(p, n * sizeof(T)); }
+
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+
+  template <class U>
+  friend bool operator==(const ResultAllocator&, const ResultAllocator<U>&) noexcept {
+    return true;  // stateless: any one frees what another allocated
+  }
+};
+
+}  // namespace ratrace::detail
