@@ -105,7 +105,7 @@ else
 fi
 
 # 5. Kernel benchmarks (short).
-step bench-kernels 150 'frac_of_copy_bw|jobs_per_s|bytes_per_s' "$BIN/ratrace_bench_gpu" --benchmark_filter='BM_GpuRowTopK|BM_GpuBeamSearch|BM_FetchResults' \
+step bench-kernels 150 'frac_of_copy_bw|jobs_per_s|bytes_per_s' "$BIN/ratrace_bench_gpu" --benchmark_filter='BM_GpuRowTopK|BM_GpuBeamSearch|BM_FetchResults|BM_PinColumn' \
   --benchmark_min_time=0.05 --benchmark_out="$OUT/bench-kernels.json" --benchmark_out_format=json
 grep -E 'BM_' "$OUT/bench-kernels.log" 2>/dev/null | sed 's/^/    /' >>"$SUMMARY"
 

@@ -6,7 +6,8 @@
 //   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns.
 //   BM_FetchResults    copying one batch's node arrays (a 1,024-token layer of 32 heads: ~34 M
 //                      nodes, 272 MB) back to the host, in bytes/s: into zeroed pageable vectors
-//                      (before ResultColumn), into a pageable ResultColumn, into a pinned one (now).
+//                      (before ResultColumn), into a pageable ResultColumn, into a pinned one (now);
+//   BM_PinColumn       the one-off cost of pinning a fresh column (and unpinning it).
 //   BM_WholeRun        one corpus: GPU engine on the whole plan vs the CPU reference (all cores)
 //                      on one layer of it, both handing their results to a sink that only counts
 //                      them (counter speedup = gpu jobs/s / cpu jobs/s, target >= 50); and the
@@ -200,7 +201,9 @@ void BM_GpuBeamSearch(benchmark::State& state) {
 }
 
 // Args: {how}: 0 = std::vector resized (zeroed) then copied into, pageable; 1 = ResultColumn
-// (not zeroed), pageable; 2 = ResultColumn, page-locked once as the engine's fetch does.
+// (not zeroed), pageable; 2 = ResultColumn, page-locked once, as the engine's fetch does when it
+// refills a recycled batch. The pinning itself is left out of the timing (a recycled batch is
+// refilled many times); BM_PinColumn measures it.
 void BM_FetchResults(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   constexpr std::size_t kNodes = 34'000'000;
@@ -245,6 +248,20 @@ void BM_FetchResults(benchmark::State& state) {
   state.counters["bytes_per_s"] = benchmark::Counter(kNodes * 8.0, benchmark::Counter::kIsIterationInvariantRate);
   static const char* const labels[] = {"zeroed vector, pageable", "ResultColumn, pageable", "ResultColumn, pinned"};
   state.SetLabel(labels[how]);
+}
+
+// What page-locking a fresh 136 MB results column costs once (cudaHostRegister, faulting its
+// pages in) and unlocking it (cudaHostUnregister), the price of the first refill of a batch.
+void BM_PinColumn(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  constexpr std::size_t kNodes = 34'000'000;
+  for (auto _ : state) {
+    ResultColumn<std::int32_t> column;
+    column.resize(kNodes);
+    if (!detail::pin_result_block(column.data(), column.capacity() * 4, gpu::page_lock, gpu::page_unlock))
+      state.SkipWithError("cudaHostRegister refused the column");
+  }
+  state.counters["bytes_per_s"] = benchmark::Counter(kNodes * 4.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 double seconds_of(const std::function<void()>& f) {
@@ -389,6 +406,7 @@ BENCHMARK(BM_GpuBeamSearch)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FetchResults)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PinColumn)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_WholeRun)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
 BENCHMARK_MAIN();

@@ -32,6 +32,9 @@ inline bool page_lock(void* p, std::size_t bytes) {
   drop_cleanup_error(err);
   return err == cudaSuccess;
 }
+// Called on whichever thread frees the block (a portable registration can be undone from any
+// context; on a thread with no current device the runtime makes device 0 current, which in a
+// process that only uses another device would create device 0's context).
 inline void page_unlock(void* p) { drop_cleanup_error(cudaHostUnregister(p)); }
 
 // How GrowingBuffer allocates: device memory, or page-locked host memory (for truly asynchronous

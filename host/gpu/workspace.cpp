@@ -12,18 +12,21 @@ std::size_t counters_bytes(int num_matrices) {
   return static_cast<std::size_t>(num_matrices) * kDistanceBins * sizeof(double) + 2 * sizeof(std::uint64_t);
 }
 
-// Into `out`, a results column, resized in place: memory it already holds is reused (no fresh
-// pages to fault in), and what resize() adds is left uninitialised (the copy is its only write).
-// Large columns are page-locked once (and unlocked when freed), so that the copy runs at the
-// link's speed and asynchronously instead of through the driver's pageable staging; a column
-// grows with headroom, so that batches of varying size seldom repin.
+// Into `out`, a results column, resized in place: what resize() adds is left uninitialised (the
+// copy is its only write). A column refilled in the memory it already holds (a spare batch that
+// the sink recycles, BatchSink::spare) is page-locked there, once, so that this and every later
+// copy into it runs at the link's speed instead of through the driver's pageable staging; fresh
+// memory is not (a sink that never recycles would pay the pinning for each batch and keep all its
+// results locked). The block is unlocked when freed. A column grows with headroom, so that batches
+// of varying size seldom need a new block.
 template <class Column>
 void download(const DeviceBuffer& src, std::size_t count, Column& out, cudaStream_t stream) {
   using T = typename Column::value_type;
-  if (out.capacity() < count) out.reserve(count + count / 4);
+  const bool refill = out.capacity() >= count;
+  if (!refill) out.reserve(count + count / 4);
   out.resize(count);
   if (count == 0) return;
-  ratrace::detail::pin_result_block(out.data(), out.capacity() * sizeof(T), page_lock, page_unlock);
+  if (refill) ratrace::detail::pin_result_block(out.data(), out.capacity() * sizeof(T), page_lock, page_unlock);
   cuda_check(cudaMemcpyAsync(out.data(), src.get(), count * sizeof(T), cudaMemcpyDeviceToHost, stream),
              "cudaMemcpyAsync (download)");
 }

@@ -12,11 +12,13 @@ namespace ratrace {
 // wrote 9-14% faster than the earlier zlib level 3 and 11% smaller; higher levels were slower for
 // at most 15% more.
 inline constexpr int kResultsDeflateLevel = 1;
+static_assert(kResultsDeflateLevel >= 1 && kResultsDeflateLevel <= 9, "HDF5's deflate filter records levels 0..9");
 
 // Encodes `valid_elems` elements of `elem_size` bytes (the rest of the chunk's `chunk_elems` are
 // zero padding, as HDF5 stores edge chunks whole): byte shuffle, then a zlib stream. Thread-safe;
-// each thread keeps its own compressor and scratch memory, so that a writer's pool encodes chunk
-// after chunk without allocating or faulting in fresh pages.
+// each thread keeps its own compressor and scratch buffers, so that a writer's pool encodes chunk
+// after chunk without setting up a compressor or faulting in fresh scratch pages (only the
+// returned, compressed bytes are a new allocation).
 std::vector<unsigned char> encode_chunk(const void* data, std::size_t elem_size, std::size_t valid_elems,
                                         std::size_t chunk_elems, int level);
 

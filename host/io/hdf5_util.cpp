@@ -44,9 +44,9 @@ Handle create_dataset(hid_t loc, const std::string& name, hid_t type, const std:
     std::vector<hsize_t> chunk = shape;
     hsize_t per_row = total / shape[0];
     chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(shape[0], (1u << 16) / std::max<hsize_t>(per_row, 1)));
-    H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
-    H5Pset_shuffle(dcpl);
-    H5Pset_deflate(dcpl, kResultsDeflateLevel);
+    if (H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()) < 0 || H5Pset_shuffle(dcpl) < 0 ||
+        H5Pset_deflate(dcpl, kResultsDeflateLevel) < 0)
+      throw std::runtime_error(fmt::format("cannot set chunks, shuffle and deflate for dataset '{}'", name));
   }
   Handle ds = dataset_handle(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   if (!ds.valid()) throw std::runtime_error(fmt::format("cannot create dataset '{}'", name));
@@ -65,9 +65,11 @@ Handle create_growable_vector(hid_t loc, const std::string& name, hid_t type, hs
   const hsize_t initial = 0, unlimited = H5S_UNLIMITED;
   Handle space = space_handle(H5Screate_simple(1, &initial, &unlimited));
   Handle dcpl = plist_handle(H5Pcreate(H5P_DATASET_CREATE));
-  H5Pset_chunk(dcpl, 1, &chunk_elems);
-  H5Pset_shuffle(dcpl);  // filter 0
-  H5Pset_deflate(dcpl, static_cast<unsigned>(level));  // filter 1
+  // Filter 0 shuffle, filter 1 deflate: the pipeline that write_filtered_chunk's chunks were
+  // encoded for (filter mask 0), so a refused filter must fail here, not make unreadable chunks.
+  if (H5Pset_chunk(dcpl, 1, &chunk_elems) < 0 || H5Pset_shuffle(dcpl) < 0 ||
+      H5Pset_deflate(dcpl, static_cast<unsigned>(level)) < 0)
+    throw std::runtime_error(fmt::format("cannot set chunks, shuffle and deflate (level {}) for dataset '{}'", level, name));
   Handle ds = dataset_handle(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   if (!ds.valid()) throw std::runtime_error(fmt::format("cannot create dataset '{}'", name));
   return ds;

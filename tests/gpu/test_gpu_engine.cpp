@@ -307,10 +307,11 @@ TEST(GpuEngine, ResultsThreadAndWhereTheTimeWent) {
   EXPECT_EQ(compare_profiles(outputs[0].profiles, outputs[1].profiles).mismatches, 0);
 }
 
-// Results come back into page-locked memory: every column large enough to pin (detail::
-// kPinnableBlockBytes) that a batch holds is pinned, smaller ones are not, the values are the CPU
-// reference's, and freeing the batches unpins everything.
-TEST(GpuEngine, CopiesResultsIntoPageLockedColumnsThatUnlockWhenFreed) {
+// Results come back into page-locked memory once a sink recycles its batches: the first run fills
+// fresh batches, which stay pageable; the second refills them, pinning every column large enough
+// (detail::kPinnableBlockBytes) and no smaller one; the values are the CPU reference's each time,
+// and freeing the batches unpins everything.
+TEST(GpuEngine, RefilledResultColumnsArePageLockedAndUnlockWhenFreed) {
   RATRACE_REQUIRE_GPU();
   ratrace::testing::TempDir dir;
   const std::string path = dir.file("pinned.h5");
@@ -323,38 +324,56 @@ TEST(GpuEngine, CopiesResultsIntoPageLockedColumnsThatUnlockWhenFreed) {
   const CorpusReader reader(path);
   const TraceRequest request = every_layer(path, "all", "all");
   const PlannedTrace planned = plan_trace(reader, request);
-
-  struct Keep final : BatchSink {
-    void consume(TraceBatch&& batch) override { batches.push_back(std::move(batch)); }
-    std::vector<TraceBatch> batches;
-  } keep;
-  const std::size_t before = detail::pinned_result_bytes();
-  make_gpu_engine(GpuOptions{})->run(reader, planned.plan, request.params, keep, {});
-
-  std::size_t pinnable = 0, small = 0;
-  TraceResults gpu;
-  for (const TraceBatch& b : keep.batches) {
-    const TraceResults& r = b.results;
-    for (const std::size_t bytes : {r.path_begin.capacity() * 8, r.score_raw.capacity() * 8, r.score_norm.capacity() * 8,
-                                    r.node_begin.capacity() * 8, r.node_position.capacity() * 4,
-                                    r.node_edge_attn.capacity() * 4}) {
-      if (bytes >= detail::kPinnableBlockBytes) pinnable += (bytes + detail::kPageBytes - 1) / detail::kPageBytes * detail::kPageBytes;
-      else ++small;
-    }
-    gpu.append(r);
-  }
-  ASSERT_GT(pinnable, 0u);
-  EXPECT_GT(small, 0u);
-  EXPECT_EQ(detail::pinned_result_bytes() - before, pinnable);
   const TraceOutput cpu = run_collect(*make_cpu_engine(2), reader, planned.plan, request.params, {});
   HostNearTieProbe probe(reader, planned.plan, request.params);
-  const CompareReport report = compare_results(
-      cpu.results, gpu, request.params, [&](const JobKey& k) { return probe(k); }, 5,
-      [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
-  EXPECT_EQ(report.jobs_compared, planned.plan.num_jobs());
-  EXPECT_EQ(report.mismatches, 0) << (report.first_mismatches.empty() ? "" : report.first_mismatches[0]);
 
-  keep.batches.clear();
+  // Keeps what each run delivered, and hands its batches back as spares for the next run.
+  struct Recycle final : BatchSink {
+    void consume(TraceBatch&& batch) override {
+      run.append(batch.results);
+      held.push_back(std::move(batch));
+    }
+    TraceBatch spare() override {
+      if (spares.empty()) return {};
+      TraceBatch b = std::move(spares.back());
+      spares.pop_back();
+      b.results.clear();
+      return b;
+    }
+    TraceResults run;
+    std::vector<TraceBatch> held, spares;
+  } sink;
+  const auto engine = make_gpu_engine(GpuOptions{});
+  const std::size_t before = detail::pinned_result_bytes();
+  for (const bool refill : {false, true}) {
+    SCOPED_TRACE(refill ? "refilled batches" : "fresh batches");
+    sink.run = TraceResults{};
+    engine->run(reader, planned.plan, request.params, sink, {});
+    const CompareReport report = compare_results(
+        cpu.results, sink.run, request.params, [&](const JobKey& k) { return probe(k); }, 5,
+        [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
+    EXPECT_EQ(report.jobs_compared, planned.plan.num_jobs());
+    EXPECT_EQ(report.mismatches, 0) << (report.first_mismatches.empty() ? "" : report.first_mismatches[0]);
+
+    std::size_t pinnable = 0, small = 0;
+    for (const TraceBatch& b : sink.held) {
+      const TraceResults& r = b.results;
+      for (const std::size_t bytes : {r.path_begin.capacity() * 8, r.score_raw.capacity() * 8, r.score_norm.capacity() * 8,
+                                      r.node_begin.capacity() * 8, r.node_position.capacity() * 4,
+                                      r.node_edge_attn.capacity() * 4}) {
+        if (bytes >= detail::kPinnableBlockBytes)
+          pinnable += (bytes + detail::page_bytes() - 1) / detail::page_bytes() * detail::page_bytes();
+        else
+          ++small;
+      }
+    }
+    ASSERT_GT(pinnable, 0u);
+    EXPECT_GT(small, 0u);
+    EXPECT_EQ(detail::pinned_result_bytes() - before, refill ? pinnable : 0u);
+    sink.spares = std::move(sink.held);
+    sink.held.clear();
+  }
+  sink.spares.clear();
   EXPECT_EQ(detail::pinned_result_bytes(), before);
 }
 

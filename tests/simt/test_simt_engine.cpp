@@ -1,9 +1,12 @@
-// What only the emulated device can show: how much device memory the GPU engine holds. --gpu-mem
-// (GpuOptions::mem_limit_bytes) must bound it, and the default must stay within the free memory.
+// What only the emulated device can show: how much device memory the GPU engine holds (--gpu-mem,
+// GpuOptions::mem_limit_bytes, must bound it, and the default must stay within the free memory),
+// and which host memory it has page-locked with the runtime.
 #include <gtest/gtest.h>
 
+#include "gpu/cuda_util.hpp"
 #include "ratrace/corpus_reader.hpp"
 #include "ratrace/engine.hpp"
+#include "ratrace/results.hpp"
 #include "ratrace/synth.hpp"
 #include "run/trace_run.hpp"
 #include "simt_runtime.hpp"
@@ -76,6 +79,24 @@ TEST(SimtEngine, DefaultBoundIsAFractionOfTheFreeDeviceMemory) {
   EXPECT_GT(jobs, 0);
   EXPECT_GT(peak, 0u);
   EXPECT_LE(peak, free_bytes);
+}
+
+// The results columns' pins go to the runtime: cudaHostRegister when pinned (whole pages), and
+// cudaHostUnregister when the column's memory goes back, so nothing stays registered.
+TEST(SimtEngine, PinnedResultColumnsAreRegisteredWithTheRuntimeUntilFreed) {
+  const std::size_t registered = simt::registered_host_bytes();
+  {
+    ResultColumn<float> column(detail::kPinnableBlockBytes / sizeof(float) + 5, 1.0f);
+    ASSERT_TRUE(detail::pin_result_block(column.data(), column.capacity() * sizeof(float), gpu::page_lock, gpu::page_unlock));
+    EXPECT_EQ(simt::registered_host_bytes() - registered, detail::pinned_result_bytes());
+    EXPECT_EQ(simt::registered_host_bytes() - registered,
+              (column.capacity() * sizeof(float) + detail::page_bytes() - 1) / detail::page_bytes() * detail::page_bytes());
+    // The runtime refuses a second registration of the same pages (as CUDA does), which is why
+    // the allocator gives each pinnable block pages of its own.
+    EXPECT_EQ(cudaHostRegister(column.data(), 64, cudaHostRegisterPortable), cudaErrorHostMemoryAlreadyRegistered);
+    cudaGetLastError();
+  }
+  EXPECT_EQ(simt::registered_host_bytes(), registered);
 }
 
 }  // namespace

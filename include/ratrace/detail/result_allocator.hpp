@@ -15,15 +15,17 @@ namespace ratrace::detail {
 
 // Blocks from this size on are page-aligned, a whole number of pages, and may be pinned.
 inline constexpr std::size_t kPinnableBlockBytes = std::size_t{1} << 20;
-inline constexpr std::size_t kPageBytes = 4096;
+// The operating system's page size (sysconf): what the driver locks, so no two blocks share one.
+std::size_t page_bytes();
 
 void* allocate_result_block(std::size_t bytes);
 void free_result_block(void* p, std::size_t bytes) noexcept;
 
 // Page-locks the block at `p` (from allocate_result_block, `bytes` as allocated or fewer) with
-// pin(p, bytes rounded up to whole pages), once: later calls for the same block do nothing. Its
-// free calls unpin(p) first. Returns whether the block is pinned. Small blocks and failed pins are
-// left pageable (false). Thread-safe.
+// pin(p, bytes rounded up to whole pages), once: later calls for the same block only say whether
+// it is pinned (a refused pin is not retried). Its free calls unpin(p) first, on the freeing
+// thread. Returns whether the block is pinned. Small blocks and refused pins stay pageable (false).
+// Thread-safe; a block is pinned by the thread that owns it.
 using PinFn = bool (*)(void* p, std::size_t bytes);
 using UnpinFn = void (*)(void* p);
 bool pin_result_block(void* p, std::size_t bytes, PinFn pin, UnpinFn unpin);
