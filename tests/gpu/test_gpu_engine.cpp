@@ -59,6 +59,15 @@ TraceRequest every_layer(const std::string& path, const std::string& heads, cons
   return request;
 }
 
+// GPU results against the CPU reference's, per SPEC §2 (near-ties told apart by the host probe).
+CompareReport compare_to_cpu(const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
+                             const TraceResults& cpu, const TraceResults& gpu) {
+  HostNearTieProbe probe(reader, plan, params);
+  return compare_results(
+      cpu, gpu, params, [&](const JobKey& k) { return probe(k); }, 5,
+      [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
+}
+
 // Runs both engines on the corpus at `path` and compares results, profiles and row-sum tallies.
 void expect_engines_agree_on(const std::string& path, const Scenario& s) {
   const CorpusReader reader(path);
@@ -71,10 +80,7 @@ void expect_engines_agree_on(const std::string& path, const Scenario& s) {
   const TraceOutput cpu = run_collect(*make_cpu_engine(2), reader, planned.plan, s.params, {});
 
   EXPECT_EQ(gpu.results.num_jobs(), cpu.results.num_jobs()) << s.name;
-  HostNearTieProbe probe(reader, planned.plan, s.params);
-  const CompareReport r = compare_results(
-      cpu.results, gpu.results, s.params, [&](const JobKey& k) { return probe(k); }, 5,
-      [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
+  const CompareReport r = compare_to_cpu(reader, planned.plan, s.params, cpu.results, gpu.results);
   EXPECT_EQ(r.jobs_compared, planned.plan.num_jobs()) << s.name;
   EXPECT_EQ(r.mismatches, 0) << s.name << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
   if (r.near_ties) std::printf("  [%s] %lld near-ties\n", s.name.c_str(), static_cast<long long>(r.near_ties));
@@ -325,7 +331,6 @@ TEST(GpuEngine, RefilledResultColumnsArePageLockedAndUnlockWhenFreed) {
   const TraceRequest request = every_layer(path, "all", "all");
   const PlannedTrace planned = plan_trace(reader, request);
   const TraceOutput cpu = run_collect(*make_cpu_engine(2), reader, planned.plan, request.params, {});
-  HostNearTieProbe probe(reader, planned.plan, request.params);
 
   // Keeps what each run delivered, and hands its batches back as spares for the next run.
   struct Recycle final : BatchSink {
@@ -349,9 +354,7 @@ TEST(GpuEngine, RefilledResultColumnsArePageLockedAndUnlockWhenFreed) {
     SCOPED_TRACE(refill ? "refilled batches" : "fresh batches");
     sink.run = TraceResults{};
     engine->run(reader, planned.plan, request.params, sink, {});
-    const CompareReport report = compare_results(
-        cpu.results, sink.run, request.params, [&](const JobKey& k) { return probe(k); }, 5,
-        [&](const JobKey& k, std::int32_t from, std::int32_t to, float attn) { return probe.is_candidate(k, from, to, attn); });
+    const CompareReport report = compare_to_cpu(reader, planned.plan, request.params, cpu.results, sink.run);
     EXPECT_EQ(report.jobs_compared, planned.plan.num_jobs());
     EXPECT_EQ(report.mismatches, 0) << (report.first_mismatches.empty() ? "" : report.first_mismatches[0]);
 
