@@ -31,6 +31,7 @@
 #include <cstring>
 #include <functional>
 #include <filesystem>
+#include <utility>
 #include <vector>
 
 #include "gpu/cuda_util.hpp"
@@ -216,27 +217,19 @@ void BM_FetchResults(benchmark::State& state) {
   std::vector<float> zeroed_attn;
   ResultColumn<std::int32_t> position;
   ResultColumn<float> attn;
+  // Sizes a batch's two node arrays as a refill does (cleared, then resized) and returns them.
+  const auto refill = [](auto& pos, auto& att) {
+    pos.clear();
+    att.clear();
+    pos.resize(kNodes);
+    att.resize(kNodes);
+    return std::pair<void*, void*>{pos.data(), att.data()};
+  };
   const auto fetch = [&] {
-    void* dst_position = nullptr;
-    void* dst_attn = nullptr;
-    if (how == 0) {  // as a spare batch was refilled before: cleared, then resized (zeroing)
-      zeroed_position.clear();
-      zeroed_attn.clear();
-      zeroed_position.resize(kNodes);
-      zeroed_attn.resize(kNodes);
-      dst_position = zeroed_position.data();
-      dst_attn = zeroed_attn.data();
-    } else {
-      position.clear();
-      attn.clear();
-      position.resize(kNodes);
-      attn.resize(kNodes);
-      if (how == 2) {
-        detail::pin_result_block(position.data(), position.capacity() * 4, gpu::page_lock, gpu::page_unlock);
-        detail::pin_result_block(attn.data(), attn.capacity() * 4, gpu::page_lock, gpu::page_unlock);
-      }
-      dst_position = position.data();
-      dst_attn = attn.data();
+    const auto [dst_position, dst_attn] = how == 0 ? refill(zeroed_position, zeroed_attn) : refill(position, attn);
+    if (how == 2) {
+      detail::pin_result_block(position.data(), position.capacity() * 4, gpu::page_lock, gpu::page_unlock);
+      detail::pin_result_block(attn.data(), attn.capacity() * 4, gpu::page_lock, gpu::page_unlock);
     }
     const auto* src = static_cast<const unsigned char*>(device.get());
     gpu::cuda_check(cudaMemcpyAsync(dst_position, src, kNodes * 4, cudaMemcpyDeviceToHost, stream.get()), "copy");

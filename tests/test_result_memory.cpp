@@ -57,8 +57,7 @@ TEST_F(ResultMemory, LargeColumnsArePinnedOnceInWholePagesAndUnpinnedWhenFreed) 
   {
     ResultColumn<float> column(kLarge, 0.5f);
     ASSERT_EQ(reinterpret_cast<std::uintptr_t>(column.data()) % detail::page_bytes(), 0u);
-    const std::size_t pages = (column.capacity() * sizeof(float) + detail::page_bytes() - 1) / detail::page_bytes() *
-                              detail::page_bytes();
+    const std::size_t pages = detail::whole_pages(column.capacity() * sizeof(float));
     EXPECT_TRUE(pin(column));
     EXPECT_TRUE(pin(column));  // already pinned: no second pin
     EXPECT_EQ(log_.pins, 1);

@@ -12,11 +12,6 @@
 namespace ratrace::detail {
 namespace {
 
-std::size_t whole_pages(std::size_t bytes) {
-  const std::size_t page = page_bytes();
-  return (bytes + page - 1) / page * page;
-}
-
 struct PinnedBlock {
   std::size_t bytes;  // 0: the pin was refused (not retried while the block lives)
   UnpinFn unpin;
@@ -41,6 +36,11 @@ std::size_t page_bytes() {
     return p > 0 ? static_cast<std::size_t>(p) : std::size_t{4096};
   }();
   return page;
+}
+
+std::size_t whole_pages(std::size_t bytes) {
+  const std::size_t page = page_bytes();
+  return (bytes + page - 1) / page * page;
 }
 
 void* allocate_result_block(std::size_t bytes) {

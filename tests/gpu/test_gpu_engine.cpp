@@ -365,7 +365,7 @@ TEST(GpuEngine, RefilledResultColumnsArePageLockedAndUnlockWhenFreed) {
                                       r.node_begin.capacity() * 8, r.node_position.capacity() * 4,
                                       r.node_edge_attn.capacity() * 4}) {
         if (bytes >= detail::kPinnableBlockBytes)
-          pinnable += (bytes + detail::page_bytes() - 1) / detail::page_bytes() * detail::page_bytes();
+          pinnable += detail::whole_pages(bytes);
         else
           ++small;
       }

@@ -90,7 +90,7 @@ TEST(SimtEngine, PinnedResultColumnsAreRegisteredWithTheRuntimeUntilFreed) {
     ASSERT_TRUE(detail::pin_result_block(column.data(), column.capacity() * sizeof(float), gpu::page_lock, gpu::page_unlock));
     EXPECT_EQ(simt::registered_host_bytes() - registered, detail::pinned_result_bytes());
     EXPECT_EQ(simt::registered_host_bytes() - registered,
-              (column.capacity() * sizeof(float) + detail::page_bytes() - 1) / detail::page_bytes() * detail::page_bytes());
+              detail::whole_pages(column.capacity() * sizeof(float)));
     // The runtime refuses a second registration of the same pages (as CUDA does), which is why
     // the allocator gives each pinnable block pages of its own.
     EXPECT_EQ(cudaHostRegister(column.data(), 64, cudaHostRegisterPortable), cudaErrorHostMemoryAlreadyRegistered);

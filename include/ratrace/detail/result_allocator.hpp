@@ -6,10 +6,8 @@
 // - large blocks are whole pages of their own, so that the GPU engine can page-lock them in place
 //   (pin_result_block) and copy into them at full speed; a pinned block is unpinned when freed.
 #include <cstddef>
-#include <memory>
 #include <new>
 #include <type_traits>
-#include <utility>
 
 namespace ratrace::detail {
 
@@ -17,6 +15,8 @@ namespace ratrace::detail {
 inline constexpr std::size_t kPinnableBlockBytes = std::size_t{1} << 20;
 // The operating system's page size (sysconf): what the driver locks, so no two blocks share one.
 std::size_t page_bytes();
+// `bytes` rounded up to whole pages: what a pinnable block takes, and what pinning it locks.
+std::size_t whole_pages(std::size_t bytes);
 
 void* allocate_result_block(std::size_t bytes);
 void free_result_block(void* p, std::size_t bytes) noexcept;
@@ -44,13 +44,11 @@ class ResultAllocator {
   T* allocate(std::size_t n) { return static_cast<T*>(allocate_result_block(n * sizeof(T))); }
   void deallocate(T* p, std::size_t n) noexcept { free_result_block(p, n * sizeof(T)); }
 
+  // Only the value-less form: construction from values falls back to std::construct_at
+  // (std::allocator_traits), as with std::allocator.
   template <class U>
   void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
     ::new (static_cast<void*>(p)) U;
-  }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
 
   template <class U>
