@@ -96,6 +96,23 @@ TEST(CorpusReader, Float16WidensExactlyIncludingSubnormals) {
   EXPECT_EQ(dtype_name(AttnDtype::float16), "float16");
 }
 
+TEST(CorpusReader, Float16WidensAllBitPatternsAsTheGpuRuleDoes) {
+  // Every one of the 65,536 float16 patterns (NaN payloads, subnormals, both zeros) must widen to
+  // the bits of detail::half_bits_to_float, the rule the GPU kernels apply.
+  TempDir dir;
+  const std::string path = dir.file("all_f16.h5");
+  std::vector<std::uint16_t> bits(65536);
+  for (std::size_t k = 0; k < bits.size(); ++k) bits[k] = static_cast<std::uint16_t>(k);
+  CorpusBuilder(path).sequence("s").attention_f16_bits({1, 1, 256, 256}, bits);
+  std::vector<float> out(bits.size());
+  CorpusReader(path).read_heads(0, 0, 0, 1, out.data());
+  int wrong = 0;
+  for (std::size_t k = 0; k < bits.size(); ++k)
+    if (detail::float_to_bits(out[k]) != detail::float_to_bits(detail::half_bits_to_float(bits[k])) && ++wrong <= 5)
+      ADD_FAILURE() << "float16 bits 0x" << std::hex << bits[k] << " widened to 0x" << detail::float_to_bits(out[k]);
+  EXPECT_EQ(wrong, 0);
+}
+
 TEST(CorpusReader, Bfloat16WithAttributeWidensExactly) {
   TempDir dir;
   const std::string path = dir.file("bf16.h5");

@@ -33,7 +33,8 @@ TEST(SynthCli, WritesACorpusThatInspectDescribes) {
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_TRUE(inspect.err.empty()) << inspect.err;
   for (const char* needle : {"model         ratrace-synth", "bos_token_id  9", "sequences     3", "seq_000", "seq_002",
-                             "float16", "[1, 1, 4, 12]", "\"<s>\"", "problems found: none\n"})
+                             "float16", "[1, 1, 4, 12]", "\"<s>\"", "problems found: none\n",
+                             "read by       chunked [1, 1, 4, 12], deflate: parallel decoding ("})
     EXPECT_TRUE(contains(inspect.out, needle)) << "missing " << needle << " in\n" << inspect.out;
   EXPECT_TRUE(contains(inspect.out, "seq_001  ")) << inspect.out;
 }
@@ -123,6 +124,7 @@ TEST(InspectCli, JsonFormat) {
   EXPECT_EQ(j["sequences"][1]["name"], "seq_001");
   EXPECT_EQ(j["sequences"][1]["dtype"], "bfloat16");
   EXPECT_EQ(j["sequences"][1]["length"], 6);
+  EXPECT_EQ(j["sequences"][1]["read_path"].get<std::string>().rfind("contiguous: parallel reads (", 0), 0u);
   EXPECT_EQ(j["sequences"][0]["first_tokens"].size(), 6u);
   EXPECT_TRUE(j["problems"].empty());
 }

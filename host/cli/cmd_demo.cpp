@@ -85,7 +85,7 @@ int run_demo(const DemoCommand& cmd) {
   request.targets = "-1,-2,-4,-8,-16";
   request.device = cmd.device;
   request.threads = cmd.threads;
-  const CorpusReader reader(corpus);
+  const CorpusReader reader(corpus, ReaderOptions{request.threads});
   const PlannedTrace planned = plan_trace(reader, request);
   const auto engine = choose_engine(request);
   const auto start = std::chrono::steady_clock::now();

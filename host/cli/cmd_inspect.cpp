@@ -123,8 +123,10 @@ std::string range_text(const std::vector<SequenceInfo>& seqs, F get) {
 void print_text(const CorpusReader& reader, const std::vector<SequenceReport>& reports,
                 const std::vector<Problem>& problems, const InspectArgs& args) {
   const auto& seqs = reader.sequences();
-  std::set<std::string> dtypes, storage;
-  for (const auto& s : seqs) {
+  std::set<std::string> dtypes, storage, reads;
+  for (int k = 0; k < static_cast<int>(seqs.size()); ++k) {
+    const SequenceInfo& s = seqs[k];
+    reads.insert(reader.read_path(k));
     dtypes.emplace(dtype_name(s.dtype));
     storage.insert(s.chunk_dims.empty() ? "contiguous"
                                         : (s.deflate_level >= 0 ? fmt::format("chunked, deflate {}", s.deflate_level)
@@ -139,7 +141,8 @@ void print_text(const CorpusReader& reader, const std::vector<SequenceReport>& r
   fmt::print("heads         {}\n", range_text(seqs, [](const SequenceInfo& s) { return s.num_heads; }));
   fmt::print("lengths       {}\n", range_text(seqs, [](const SequenceInfo& s) { return s.seq_len; }));
   fmt::print("dtype         {}\n", fmt::join(dtypes, ", "));
-  fmt::print("storage       {}\n\n", fmt::join(storage, "; "));
+  fmt::print("storage       {}\n", fmt::join(storage, "; "));
+  fmt::print("read by       {}\n\n", fmt::join(reads, "; "));
 
   const std::vector<std::string> header = {"sequence", "layers", "heads", "length", "dtype", "chunks",
                                            "deflate", "token_ids", "tokens", "mask", "first tokens"};
@@ -190,7 +193,8 @@ void print_json(const CorpusReader& reader, const std::vector<SequenceReport>& r
   out["bos_token_id"] = reader.bos_token_id() ? nlohmann::json(*reader.bos_token_id()) : nlohmann::json(nullptr);
   out["values_checked"] = args.check_values;
   out["sequences"] = nlohmann::json::array();
-  for (const SequenceReport& r : reports) {
+  for (std::size_t k = 0; k < reports.size(); ++k) {
+    const SequenceReport& r = reports[k];
     const SequenceInfo& s = *r.info;
     nlohmann::json j;
     j["name"] = s.name;
@@ -200,6 +204,7 @@ void print_json(const CorpusReader& reader, const std::vector<SequenceReport>& r
     j["dtype"] = dtype_name(s.dtype);
     j["chunk_dims"] = s.chunk_dims.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.chunk_dims);
     j["deflate"] = s.deflate_level >= 0 ? nlohmann::json(s.deflate_level) : nlohmann::json(nullptr);
+    j["read_path"] = reader.read_path(static_cast<int>(k));
     j["has_token_ids"] = s.has_token_ids;
     j["has_tokens"] = s.has_tokens;
     j["has_mask"] = s.has_mask;

@@ -52,7 +52,7 @@ struct TraceCommand {
 int run_trace_command(const TraceCommand& cmd) {
   const TraceRequest request = finish_request(cmd.options);
   check_output_path(cmd.output, cmd.force);  // fail fast, before a long run
-  const CorpusReader reader(request.input);
+  const CorpusReader reader(request.input, ReaderOptions{request.threads});
   const PlannedTrace planned = plan_trace(reader, request);
   const auto engine = choose_engine(request);
   fmt::print(stderr, "ratrace: tracing {} jobs ({} matrices) of {} on {}\n", planned.plan.num_jobs(),

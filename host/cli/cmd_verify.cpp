@@ -36,7 +36,7 @@ int run_verify_command(const VerifyCommand& cmd) {
   const GpuStatus gpu = query_gpu();
   if (!gpu.usable) throw UsageError("no usable GPU: " + gpu.reason);
 
-  const CorpusReader reader(request.input);
+  const CorpusReader reader(request.input, ReaderOptions{request.threads});
   const PlannedTrace planned = plan_trace(reader, request);
   GpuOptions gpu_options;
   gpu_options.mem_limit_bytes = request.gpu_mem_bytes;

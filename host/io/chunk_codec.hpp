@@ -1,7 +1,9 @@
 #pragma once
-// One chunk of a 1-D dataset, encoded exactly as HDF5's shuffle + deflate filter pipeline would
-// store it, so that the results writer can compress chunks on many threads and hand them to
-// H5Dwrite_chunk, while any HDF5 reader (h5py included) decodes them with its stock filters.
+// HDF5's shuffle and deflate filters, done by us on many threads instead of by HDF5 on one:
+// - encoding, for the results writer: chunks compressed on a pool and handed to H5Dwrite_chunk,
+//   which any HDF5 reader (h5py included) decodes with its stock filters;
+// - decoding, for the corpus reader: raw chunks from H5Dread_chunk inflated and unshuffled on a
+//   pool (io/direct_read.hpp).
 #include <cstddef>
 #include <vector>
 
@@ -22,7 +24,14 @@ static_assert(kResultsDeflateLevel >= 1 && kResultsDeflateLevel <= 9, "HDF5's de
 std::vector<unsigned char> encode_chunk(const void* data, std::size_t elem_size, std::size_t valid_elems,
                                         std::size_t chunk_elems, int level);
 
-// The inverse, for tests: inflates (with zlib, a decoder independent of the encoder) and
+// Inflates the zlib stream `in` (libdeflate, one decompressor per thread) into exactly
+// `out_size` bytes. False when the stream is corrupt, fails its checksum or has another size.
+bool inflate_exact(const unsigned char* in, std::size_t in_size, unsigned char* out, std::size_t out_size);
+
+// Undoes HDF5's shuffle of n elements of elem_size bytes: byte b of element i is in[b * n + i].
+void unshuffle(const unsigned char* in, std::size_t elem_size, std::size_t n, unsigned char* out);
+
+// The inverse of encode_chunk, for tests: inflates (with zlib, a decoder independent of the encoder) and
 // unshuffles a whole chunk (chunk_elems elements).
 std::vector<unsigned char> decode_chunk(const std::vector<unsigned char>& encoded, std::size_t elem_size,
                                         std::size_t chunk_elems);

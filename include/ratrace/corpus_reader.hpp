@@ -27,12 +27,21 @@ struct SequenceInfo {
   bool has_mask = false;
 };
 
+struct ReaderOptions {
+  // Threads that read and decode attention (0 = all this process may use). Contiguous data is
+  // read with parallel preads, chunks filtered by shuffle and deflate are decoded in parallel;
+  // other storage goes through HDF5's own, serial read path.
+  int threads = 0;
+  // False: every read through HDF5's own read path (for comparisons and benchmarks).
+  bool direct_reads = true;
+};
+
 // Opens the file and checks its structure (groups, ranks, square matrices, equal lengths, dtypes)
 // without reading attention values. Every error is an InputError naming file, dataset and shape.
-// Not thread-safe: call it from one thread at a time.
+// Reads are serialised: one thread reads at a time (each read may use ReaderOptions::threads).
 class CorpusReader {
  public:
-  explicit CorpusReader(const std::string& path);
+  explicit CorpusReader(const std::string& path, ReaderOptions options = {});
   ~CorpusReader();
   CorpusReader(CorpusReader&&) noexcept;
   CorpusReader& operator=(CorpusReader&&) noexcept;
@@ -52,6 +61,10 @@ class CorpusReader {
   std::vector<std::int64_t> read_token_ids(int seq) const;  // empty when absent
   std::vector<std::string> read_tokens(int seq) const;      // empty when absent
   std::vector<std::uint8_t> read_mask(int seq) const;       // empty when absent (all valid)
+
+  // How the attention of sequence `seq` is read, e.g. "chunked [1, 1, 64, 1024], shuffle +
+  // deflate: parallel decoding (16 threads)" or "HDF5's read path (filter 32001 (blosc))".
+  std::string read_path(int seq) const;
 
   // "FILE:/sequences/NAME/attention", for messages.
   std::string dataset_label(int seq, std::string_view dataset) const;

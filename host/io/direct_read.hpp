@@ -1,0 +1,69 @@
+#pragma once
+// Reads blocks of an attention dataset around HDF5's read path, which copies and decodes on one
+// thread, wherever the storage allows it:
+// - contiguous data: parallel preads at the dataset's file offset;
+// - chunks filtered by shuffle and deflate only (h5py's compression="gzip", shuffle=True): raw
+//   chunks fetched with H5Dread_chunk, then inflated (libdeflate), unshuffled and placed on a pool.
+// Anything else goes through H5Dread, which returns the same bytes: compact or external storage,
+// contiguous data in another file (an external link), other filters, another byte order, chunks that a block covers only in part (HDF5's chunk cache
+// then spares decoding them again and again) and chunks never written (fill values).
+#include <hdf5.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/parallel_for.hpp"
+
+namespace ratrace::corpus {
+
+// How blocks of one attention dataset are read.
+struct DirectReadPlan {
+  enum class Path { hdf5, contiguous, chunked };
+  Path path = Path::hdf5;
+  std::string description;  // the path and, for hdf5, why: shown by `ratrace inspect`
+  std::size_t elem_size = 0;
+  std::array<hsize_t, 4> dims{};
+  std::uint64_t file_offset = 0;      // contiguous: where element 0 is
+  std::array<hsize_t, 4> chunk{};     // chunked: chunk shape
+  std::vector<H5Z_filter_t> filters;  // chunked: the pipeline, in the order it was applied
+};
+
+class DirectReader {
+ public:
+  // Opens `path` (the corpus) for preads; `threads` <= 0: available_cpus().
+  DirectReader(const std::string& path, int threads);
+  ~DirectReader();
+  DirectReader(const DirectReader&) = delete;
+  DirectReader& operator=(const DirectReader&) = delete;
+
+  // The plan for `dataset`, whose elements are read as `raw_memory_type` (the stored bits in
+  // native byte order). A contiguous dataset's offset is checked against H5Dread on one row.
+  DirectReadPlan plan(hid_t dataset, hid_t raw_memory_type) const;
+
+  // Reads [start, start + count) of `dataset`, every column (start[3] = 0, count[3] = S), into
+  // `out` laid out as count, C order. False, having read nothing, when the block must go through
+  // H5Dread (see the top); throws InputError naming `where` on a failed read or a corrupt chunk.
+  bool read(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+            const std::array<hsize_t, 4>& count, void* out, const std::string& where);
+
+ private:
+  void read_contiguous(const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                       const std::array<hsize_t, 4>& count, unsigned char* out, const std::string& where);
+  bool read_chunked(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                    const std::array<hsize_t, 4>& count, unsigned char* out, const std::string& where);
+  std::string thread_count_text() const;  // "1 thread", "16 threads"
+  // Whether `dataset` lives in the file open for preads, not behind an external link.
+  bool stored_in_this_file(hid_t dataset) const;
+  void pread_fully(void* out, std::size_t bytes, std::uint64_t offset, const std::string& where) const;
+  ThreadPool& pool();
+
+  std::string path_;
+  int fd_ = -1;
+  int threads_ = 0;
+  std::unique_ptr<ThreadPool> pool_;  // made on first use: a reader that only checks structure starts no threads
+};
+
+}  // namespace ratrace::corpus

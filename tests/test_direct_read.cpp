@@ -1,0 +1,326 @@
+// The corpus reader's direct reads (io/direct_read.hpp): parallel preads of contiguous data and
+// parallel decoding of shuffle/deflate chunks must return exactly the bytes of HDF5's own read
+// path, and storage they cannot read must go through HDF5. Every case compares the two paths read
+// for read (ReaderOptions::direct_reads on and off) and checks which path the plan chose.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ratrace/corpus_reader.hpp"
+#include "ratrace/errors.hpp"
+#include "support/corpus_builder.hpp"
+
+using namespace ratrace;
+using ratrace::testing::TempDir;
+using Id = ratrace::testing::builder_detail::Id;
+using Dims = std::vector<hsize_t>;
+
+namespace {
+
+// How the attention dataset of /sequences/s0 is stored.
+struct Storage {
+  Dims chunk;                          // empty: contiguous
+  std::vector<H5Z_filter_t> filters;   // pipeline order: shuffle, deflate, fletcher32
+  hsize_t userblock = 0;               // bytes before the HDF5 data (0: none)
+  std::optional<float> fill;           // fill value of chunks never written (float32 only)
+  hsize_t layers_written = ~hsize_t{0};  // layers [0, this) are written; the rest stay unwritten
+};
+
+// Writes a one-sequence corpus whose attention has `dims`, stored as `file_type`, from `data`
+// (elements of `memory_type`).
+void write_corpus(const std::string& path, hid_t file_type, hid_t memory_type, const Dims& dims, const void* data,
+                  const Storage& s) {
+  Id fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (s.userblock > 0) ASSERT_GE(H5Pset_userblock(fcpl, s.userblock), 0);
+  Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), H5Fclose);
+  ASSERT_TRUE(file.valid());
+  Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (!s.chunk.empty()) {
+    ASSERT_GE(H5Pset_chunk(dcpl, 4, s.chunk.data()), 0);
+    for (const H5Z_filter_t f : s.filters) {
+      if (f == H5Z_FILTER_SHUFFLE) ASSERT_GE(H5Pset_shuffle(dcpl), 0);
+      if (f == H5Z_FILTER_DEFLATE) ASSERT_GE(H5Pset_deflate(dcpl, 4), 0);
+      if (f == H5Z_FILTER_FLETCHER32) ASSERT_GE(H5Pset_fletcher32(dcpl), 0);
+    }
+  }
+  if (s.fill) ASSERT_GE(H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &*s.fill), 0);
+  Id space(H5Screate_simple(4, dims.data(), nullptr), H5Sclose);
+  Id ds(H5Dcreate2(file, "sequences/s0/attention", file_type, space, lcpl, dcpl, H5P_DEFAULT), H5Dclose);
+  ASSERT_TRUE(ds.valid());
+  const hsize_t layers = std::min(dims[0], s.layers_written);
+  if (layers == 0) return;
+  const hsize_t start[4] = {0, 0, 0, 0}, count[4] = {layers, dims[1], dims[2], dims[3]};
+  Id file_space(H5Dget_space(ds), H5Sclose);
+  Id memory_space(H5Screate_simple(4, count, nullptr), H5Sclose);
+  ASSERT_GE(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr), 0);
+  ASSERT_GE(H5Dwrite(ds, memory_type, memory_space, file_space, H5P_DEFAULT, data), 0);
+}
+
+std::vector<float> random_floats(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng) < 0.3f ? 0.0f : u(rng);  // zeros make runs, as real attention has
+  return v;
+}
+
+std::vector<std::uint16_t> random_half_bits(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint16_t> v(n);
+  for (auto& x : v) x = static_cast<std::uint16_t>(rng() % 0x3c01);  // [0, 1] as float16
+  return v;
+}
+
+Id half_type() { return ratrace::testing::builder_detail::half_type(); }
+
+// Reads every head range that the engines use (whole layers, single heads, runs), raw and
+// widened, through both paths; expects identical bytes.
+void expect_same_reads(const std::string& path, int threads = 0) {
+  const CorpusReader direct(path, ReaderOptions{threads, true});
+  const CorpusReader plain(path, ReaderOptions{0, false});
+  const SequenceInfo& info = direct.sequences()[0];
+  const int H = info.num_heads;
+  const std::size_t matrix = static_cast<std::size_t>(info.seq_len) * info.seq_len;
+  const std::size_t raw_size = dtype_size(info.dtype) == 8 ? 4 : dtype_size(info.dtype);  // float64 is read as float32
+  std::vector<std::pair<int, int>> ranges = {{0, H}, {0, 1}, {H - 1, 1}};
+  if (H > 2) ranges.emplace_back(1, H - 2);
+  for (int layer = 0; layer < info.num_layers; ++layer)
+    for (const auto& [begin, count] : ranges) {
+      const std::size_t n = matrix * static_cast<std::size_t>(count);
+      std::vector<float> a(n, -1.0f), b(n, -2.0f);
+      direct.read_heads(0, layer, begin, count, a.data());
+      plain.read_heads(0, layer, begin, count, b.data());
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), n * sizeof(float)), 0)
+          << "read_heads layer " << layer << " heads [" << begin << ", +" << count << ")";
+      if (info.dtype == AttnDtype::float64) continue;  // read_heads_raw: the GPU's read, float64 never
+      std::vector<unsigned char> ra(n * raw_size, 0xAA), rb(n * raw_size, 0x55);
+      direct.read_heads_raw(0, layer, begin, count, ra.data());
+      plain.read_heads_raw(0, layer, begin, count, rb.data());
+      EXPECT_EQ(ra, rb) << "read_heads_raw layer " << layer << " heads [" << begin << ", +" << count << ")";
+    }
+}
+
+std::string read_path(const std::string& path) { return CorpusReader(path).read_path(0); }
+
+}  // namespace
+
+TEST(DirectRead, ContiguousFloat16AndFloat32ReadInParallelPieces) {
+  TempDir dir;
+  // float16 [3, 4, 37, 37]: small, read serially; float32 [1, 2, 1100, 1100]: 4.8 MB per head,
+  // more than one 4 MiB piece per head, read on the pool.
+  const std::string small = dir.file("f16.h5"), big = dir.file("f32.h5");
+  const std::vector<std::uint16_t> bits = random_half_bits(3 * 4 * 37 * 37, 1);
+  write_corpus(small, half_type(), half_type(), {3, 4, 37, 37}, bits.data(), {});
+  const std::vector<float> values = random_floats(2 * 1100 * 1100, 2);
+  write_corpus(big, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 2, 1100, 1100}, values.data(), {});
+  for (const std::string& path : {small, big}) {
+    EXPECT_EQ(read_path(path).rfind("contiguous: parallel reads", 0), 0u) << read_path(path);
+    expect_same_reads(path);
+    expect_same_reads(path, 1);
+    expect_same_reads(path, 3);
+  }
+  // And the values are the ones written, not merely the same wrong ones.
+  std::vector<float> head(1100 * 1100);
+  CorpusReader(big).read_heads(0, 0, 1, 1, head.data());
+  EXPECT_EQ(std::memcmp(head.data(), values.data() + head.size(), head.size() * sizeof(float)), 0);
+}
+
+TEST(DirectRead, ContiguousAfterAUserblockUsesTheAbsoluteOffset) {
+  TempDir dir;
+  const std::string path = dir.file("userblock.h5");
+  const std::vector<float> values = random_floats(2 * 3 * 20 * 20, 3);
+  Storage s;
+  s.userblock = 4096;
+  write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 20, 20}, values.data(), s);
+  EXPECT_EQ(read_path(path).rfind("contiguous", 0), 0u) << read_path(path);
+  expect_same_reads(path);
+  std::vector<float> all(values.size());
+  const CorpusReader reader(path);
+  reader.read_heads(0, 0, 0, 3, all.data());
+  reader.read_heads(0, 1, 0, 3, all.data() + all.size() / 2);
+  EXPECT_EQ(all, values);
+}
+
+TEST(DirectRead, ShuffleDeflateChunksDecodeInParallelIncludingEdgeChunks) {
+  TempDir dir;
+  // S = 37 with 16-row chunks: the last chunk row holds 5 rows of 16; chunks span 2 heads, so a
+  // single-head read covers chunks in part and goes through HDF5.
+  const std::string f32 = dir.file("f32.h5"), f16 = dir.file("f16.h5"), f64 = dir.file("f64.h5");
+  const std::vector<float> values = random_floats(2 * 4 * 37 * 37, 4);
+  const std::vector<double> wide(values.begin(), values.end());
+  const std::vector<std::uint16_t> bits = random_half_bits(2 * 4 * 37 * 37, 5);
+  Storage s;
+  s.chunk = {1, 2, 16, 37};
+  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  write_corpus(f32, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 4, 37, 37}, values.data(), s);
+  write_corpus(f16, half_type(), half_type(), {2, 4, 37, 37}, bits.data(), s);
+  write_corpus(f64, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {2, 4, 37, 37}, wide.data(), s);
+  for (const std::string& path : {f32, f16, f64}) {
+    EXPECT_EQ(read_path(path).rfind("chunked [1, 2, 16, 37], shuffle + deflate: parallel decoding", 0), 0u)
+        << read_path(path);
+    expect_same_reads(path);
+    expect_same_reads(path, 1);
+  }
+}
+
+TEST(DirectRead, ChunksInEveryPipelineOrderAndUnfiltered) {
+  TempDir dir;
+  const std::vector<float> values = random_floats(2 * 3 * 33 * 33, 6);
+  struct Case {
+    std::vector<H5Z_filter_t> filters;
+    std::string path_prefix;
+  };
+  const std::vector<Case> cases = {
+      {{}, "chunked [1, 1, 8, 33], unfiltered: parallel placement"},
+      {{H5Z_FILTER_DEFLATE}, "chunked [1, 1, 8, 33], deflate: parallel decoding"},
+      {{H5Z_FILTER_SHUFFLE}, "chunked [1, 1, 8, 33], shuffle: parallel decoding"},
+      {{H5Z_FILTER_DEFLATE, H5Z_FILTER_SHUFFLE}, "chunked [1, 1, 8, 33], deflate + shuffle: parallel decoding"},
+  };
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    const std::string path = dir.file("case" + std::to_string(k) + ".h5");
+    Storage s;
+    s.chunk = {1, 1, 8, 33};
+    s.filters = cases[k].filters;
+    write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
+    EXPECT_EQ(read_path(path).rfind(cases[k].path_prefix, 0), 0u) << read_path(path);
+    expect_same_reads(path);
+  }
+}
+
+TEST(DirectRead, LargeFloat16HeadsReadInRowBlocksOfWholeChunks) {
+  TempDir dir;
+  // One 2,100-token head is 4.4 M elements: read_heads takes it in blocks of rows, each a whole
+  // number of 64-row chunks (the last chunk holds 52 rows).
+  const std::string path = dir.file("long.h5");
+  const std::vector<std::uint16_t> bits = random_half_bits(2 * 2100 * 2100, 7);
+  Storage s;
+  s.chunk = {1, 1, 64, 2100};
+  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  write_corpus(path, half_type(), half_type(), {1, 2, 2100, 2100}, bits.data(), s);
+  expect_same_reads(path);
+  // One chunk per head, more than a block's elements: read as one block of that chunk's rows.
+  const std::string whole = dir.file("whole_head_chunks.h5");
+  s.chunk = {1, 1, 2100, 2100};
+  write_corpus(whole, half_type(), half_type(), {1, 2, 2100, 2100}, bits.data(), s);
+  expect_same_reads(whole);
+}
+
+TEST(DirectRead, OtherStorageGoesThroughHdf5WithTheSameValues) {
+  TempDir dir;
+  const std::vector<float> values = random_floats(2 * 2 * 24 * 24, 8);
+  {  // another byte order
+    const std::string path = dir.file("big_endian.h5");
+    write_corpus(path, H5T_IEEE_F32BE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), {});
+    EXPECT_EQ(read_path(path), "HDF5's read path (stored in another byte order)");
+    expect_same_reads(path);
+  }
+  {  // a filter we do not decode ourselves
+    const std::string path = dir.file("fletcher.h5");
+    Storage s;
+    s.chunk = {1, 1, 8, 24};
+    s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_FLETCHER32};
+    write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), s);
+    EXPECT_EQ(read_path(path).rfind("HDF5's read path (filter 3", 0), 0u) << read_path(path);
+    expect_same_reads(path);
+  }
+  {  // chunks never written read as the fill value
+    const std::string path = dir.file("unwritten.h5");
+    Storage s;
+    s.chunk = {1, 1, 8, 24};
+    s.filters = {H5Z_FILTER_DEFLATE};
+    s.fill = 0.25f;
+    s.layers_written = 1;
+    write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), s);
+    expect_same_reads(path);
+    std::vector<float> layer1(2 * 24 * 24);
+    CorpusReader(path).read_heads(0, 1, 0, 2, layer1.data());
+    EXPECT_EQ(layer1, std::vector<float>(layer1.size(), 0.25f));
+  }
+  {  // contiguous, but in another file, reached through an external link
+    const std::string target = dir.file("target.h5"), path = dir.file("linked.h5");
+    write_corpus(target, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), {});
+    {
+      Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+      Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+      H5Pset_create_intermediate_group(lcpl, 1);
+      Id group(H5Gcreate2(file, "sequences/s0", lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      ASSERT_GE(H5Lcreate_external(target.c_str(), "/sequences/s0/attention", group, "attention", H5P_DEFAULT,
+                                   H5P_DEFAULT),
+                0);
+    }
+    EXPECT_EQ(read_path(path), "HDF5's read path (stored in another file)");
+    expect_same_reads(path);
+    std::vector<float> all(values.size());
+    const CorpusReader reader(path);
+    reader.read_heads(0, 0, 0, 2, all.data());
+    reader.read_heads(0, 1, 0, 2, all.data() + all.size() / 2);
+    EXPECT_EQ(all, values);
+  }
+  // Direct reads off: said so.
+  const std::string path = dir.file("big_endian.h5");
+  EXPECT_EQ(CorpusReader(path, ReaderOptions{0, false}).read_path(0), "HDF5's read path (direct reads off)");
+}
+
+TEST(DirectRead, ChunkStoredWithASkippedFilterIsDecodedByItsMask) {
+  // HDF5 stores a chunk without an optional filter that did not help, and says so in the chunk's
+  // filter mask. Here chunk [0, 0, 8, 0] skips deflate (bit 1) but is shuffled.
+  TempDir dir;
+  const std::string path = dir.file("mask.h5");
+  const std::vector<float> values = random_floats(1 * 1 * 16 * 16, 9);
+  Storage s;
+  s.chunk = {1, 1, 8, 16};
+  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 1, 16, 16}, values.data(), s);
+  {
+    Id file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
+    const float* rows = values.data() + 8 * 16;  // rows 8..15
+    std::vector<unsigned char> shuffled(8 * 16 * 4);
+    const auto* in = reinterpret_cast<const unsigned char*>(rows);
+    for (std::size_t i = 0; i < 8 * 16; ++i)
+      for (std::size_t b = 0; b < 4; ++b) shuffled[b * 8 * 16 + i] = in[i * 4 + b];
+    const hsize_t offset[4] = {0, 0, 8, 0};
+    ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0b10, offset, shuffled.size(), shuffled.data()), 0);
+  }
+  expect_same_reads(path);
+  std::vector<float> head(16 * 16);
+  CorpusReader(path).read_heads(0, 0, 0, 1, head.data());
+  EXPECT_EQ(head, values);
+}
+
+TEST(DirectRead, CorruptChunkNamesTheDatasetAndTheChunk) {
+  TempDir dir;
+  const std::string path = dir.file("corrupt.h5");
+  const std::vector<float> values = random_floats(1 * 2 * 16 * 16, 10);
+  Storage s;
+  s.chunk = {1, 1, 8, 16};
+  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 2, 16, 16}, values.data(), s);
+  {
+    Id file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
+    const std::vector<unsigned char> garbage(100, 0x5a);
+    const hsize_t offset[4] = {0, 1, 8, 0};
+    ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, garbage.size(), garbage.data()), 0);
+  }
+  const CorpusReader reader(path);
+  std::vector<float> out(2 * 16 * 16);
+  try {
+    reader.read_heads(0, 0, 0, 2, out.data());
+    ADD_FAILURE() << "a corrupt chunk was read";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path + ":/sequences/s0/attention: the chunk at [0, 1, 8, 0] does not inflate"),
+              std::string::npos)
+        << message;
+  }
+  // The head that the corrupt chunk is not part of still reads.
+  reader.read_heads(0, 0, 0, 1, out.data());
+  EXPECT_EQ(std::memcmp(out.data(), values.data(), 16 * 16 * sizeof(float)), 0);
+}
