@@ -4,12 +4,15 @@
 // for read (ReaderOptions::direct_reads on and off) and checks which path the plan chose.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <optional>
+#include <utility>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "io/direct_read.hpp"
 #include "ratrace/corpus_reader.hpp"
 #include "ratrace/errors.hpp"
 #include "support/corpus_builder.hpp"
@@ -28,6 +31,7 @@ struct Storage {
   hsize_t userblock = 0;               // bytes before the HDF5 data (0: none)
   std::optional<float> fill;           // fill value of chunks never written (float32 only)
   hsize_t layers_written = ~hsize_t{0};  // layers [0, this) are written; the rest stay unwritten
+  bool edge_chunks_unfiltered = false;   // H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS (HDF5 1.10 format)
 };
 
 // Writes a one-sequence corpus whose attention has `dims`, stored as `file_type`, from `data`
@@ -36,7 +40,9 @@ void write_corpus(const std::string& path, hid_t file_type, hid_t memory_type, c
                   const Storage& s) {
   Id fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   if (s.userblock > 0) ASSERT_GE(H5Pset_userblock(fcpl, s.userblock), 0);
-  Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), H5Fclose);
+  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (s.edge_chunks_unfiltered) ASSERT_GE(H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110), 0);
+  Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl, fapl), H5Fclose);
   ASSERT_TRUE(file.valid());
   Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl, 1);
@@ -50,6 +56,7 @@ void write_corpus(const std::string& path, hid_t file_type, hid_t memory_type, c
     }
   }
   if (s.fill) ASSERT_GE(H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &*s.fill), 0);
+  if (s.edge_chunks_unfiltered) ASSERT_GE(H5Pset_chunk_opts(dcpl, H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS), 0);
   Id space(H5Screate_simple(4, dims.data(), nullptr), H5Sclose);
   Id ds(H5Dcreate2(file, "sequences/s0/attention", file_type, space, lcpl, dcpl, H5P_DEFAULT), H5Dclose);
   ASSERT_TRUE(ds.valid());
@@ -108,6 +115,29 @@ void expect_same_reads(const std::string& path, int threads = 0) {
 
 std::string read_path(const std::string& path) { return CorpusReader(path).read_path(0); }
 
+// Reads layer `layer`, heads [head_begin, +head_count) of /sequences/s0/attention as `raw_type`
+// with corpus::DirectReader itself. Expects the bytes of H5Dread when it reads, and returns
+// whether it did (false: it left the block to H5Dread).
+bool direct_read_matches_hdf5(const std::string& path, hid_t raw_type, hsize_t layer, hsize_t head_begin,
+                              hsize_t head_count) {
+  Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
+  Id space(H5Dget_space(ds), H5Sclose);
+  hsize_t dims[4] = {};
+  H5Sget_simple_extent_dims(space, dims, nullptr);
+  const std::array<hsize_t, 4> start = {layer, head_begin, 0, 0}, count = {1, head_count, dims[2], dims[3]};
+  const std::size_t bytes = head_count * dims[2] * dims[3] * H5Tget_size(raw_type);
+  std::vector<unsigned char> by_hdf5(bytes, 0x11), direct(bytes, 0x22);
+  Id memory_space(H5Screate_simple(4, count.data(), nullptr), H5Sclose);
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  EXPECT_GE(H5Dread(ds, raw_type, memory_space, space, H5P_DEFAULT, by_hdf5.data()), 0);
+  corpus::DirectReader reader(path, 2);
+  const corpus::DirectReadPlan plan = reader.plan(ds, raw_type);
+  const bool read = reader.read(ds, plan, start, count, direct.data(), path);
+  if (read) EXPECT_EQ(direct, by_hdf5) << path << " layer " << layer << " heads [" << head_begin << ", +" << head_count << ")";
+  return read;
+}
+
 }  // namespace
 
 TEST(DirectRead, ContiguousFloat16AndFloat32ReadInParallelPieces) {
@@ -119,6 +149,8 @@ TEST(DirectRead, ContiguousFloat16AndFloat32ReadInParallelPieces) {
   write_corpus(small, half_type(), half_type(), {3, 4, 37, 37}, bits.data(), {});
   const std::vector<float> values = random_floats(2 * 1100 * 1100, 2);
   write_corpus(big, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 2, 1100, 1100}, values.data(), {});
+  EXPECT_TRUE(direct_read_matches_hdf5(small, half_type(), 2, 1, 3));
+  EXPECT_TRUE(direct_read_matches_hdf5(big, H5T_NATIVE_FLOAT, 0, 0, 2));
   for (const std::string& path : {small, big}) {
     EXPECT_EQ(read_path(path).rfind("contiguous: parallel reads", 0), 0u) << read_path(path);
     expect_same_reads(path);
@@ -139,6 +171,7 @@ TEST(DirectRead, ContiguousAfterAUserblockUsesTheAbsoluteOffset) {
   s.userblock = 4096;
   write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 20, 20}, values.data(), s);
   EXPECT_EQ(read_path(path).rfind("contiguous", 0), 0u) << read_path(path);
+  EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 0, 3));
   expect_same_reads(path);
   std::vector<float> all(values.size());
   const CorpusReader reader(path);
@@ -161,9 +194,14 @@ TEST(DirectRead, ShuffleDeflateChunksDecodeInParallelIncludingEdgeChunks) {
   write_corpus(f32, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 4, 37, 37}, values.data(), s);
   write_corpus(f16, half_type(), half_type(), {2, 4, 37, 37}, bits.data(), s);
   write_corpus(f64, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {2, 4, 37, 37}, wide.data(), s);
-  for (const std::string& path : {f32, f16, f64}) {
+  const Id half = half_type();
+  for (const auto& [path, raw_type] : {std::pair<std::string, hid_t>{f32, H5T_NATIVE_FLOAT}, {f16, half},
+                                       {f64, H5T_NATIVE_DOUBLE}}) {
     EXPECT_EQ(read_path(path).rfind("chunked [1, 2, 16, 37], shuffle + deflate: parallel decoding", 0), 0u)
         << read_path(path);
+    EXPECT_TRUE(direct_read_matches_hdf5(path, raw_type, 1, 0, 4));   // whole chunks: decoded here
+    EXPECT_TRUE(direct_read_matches_hdf5(path, raw_type, 0, 2, 2));
+    EXPECT_FALSE(direct_read_matches_hdf5(path, raw_type, 0, 1, 2));  // half of two chunks: HDF5's
     expect_same_reads(path);
     expect_same_reads(path, 1);
   }
@@ -189,6 +227,36 @@ TEST(DirectRead, ChunksInEveryPipelineOrderAndUnfiltered) {
     s.filters = cases[k].filters;
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
     EXPECT_EQ(read_path(path).rfind(cases[k].path_prefix, 0), 0u) << read_path(path);
+    EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 1, 2));
+    expect_same_reads(path);
+  }
+  {  // chunks across columns too, the last ones reaching past the edge (33 = 3 x 10 + 3)
+    const std::string path = dir.file("columns.h5");
+    Storage s;
+    s.chunk = {1, 1, 8, 10};
+    s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+    write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
+    EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 0, 0, 3));
+    EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 2, 1));
+    expect_same_reads(path);
+  }
+  {  // edge chunks stored unfiltered (H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS), their masks still 0
+    const std::string path = dir.file("edges_unfiltered.h5");
+    Storage s;
+    s.chunk = {1, 1, 8, 10};
+    s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+    s.edge_chunks_unfiltered = true;
+    write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
+    EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 0, 3));
+    expect_same_reads(path);
+  }
+  {  // deflate twice: only HDF5 knows what the inner stream inflates to
+    const std::string path = dir.file("deflate_twice.h5");
+    Storage s;
+    s.chunk = {1, 1, 8, 33};
+    s.filters = {H5Z_FILTER_DEFLATE, H5Z_FILTER_DEFLATE};
+    write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
+    EXPECT_EQ(read_path(path), "HDF5's read path (deflate applied twice)");
     expect_same_reads(path);
   }
 }
@@ -203,11 +271,13 @@ TEST(DirectRead, LargeFloat16HeadsReadInRowBlocksOfWholeChunks) {
   s.chunk = {1, 1, 64, 2100};
   s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
   write_corpus(path, half_type(), half_type(), {1, 2, 2100, 2100}, bits.data(), s);
+  EXPECT_TRUE(direct_read_matches_hdf5(path, half_type(), 0, 1, 1));
   expect_same_reads(path);
   // One chunk per head, more than a block's elements: read as one block of that chunk's rows.
   const std::string whole = dir.file("whole_head_chunks.h5");
   s.chunk = {1, 1, 2100, 2100};
   write_corpus(whole, half_type(), half_type(), {1, 2, 2100, 2100}, bits.data(), s);
+  EXPECT_TRUE(direct_read_matches_hdf5(whole, half_type(), 0, 0, 2));
   expect_same_reads(whole);
 }
 
@@ -237,6 +307,8 @@ TEST(DirectRead, OtherStorageGoesThroughHdf5WithTheSameValues) {
     s.fill = 0.25f;
     s.layers_written = 1;
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), s);
+    EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 0, 0, 2));
+    EXPECT_FALSE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 0, 2));  // never written
     expect_same_reads(path);
     std::vector<float> layer1(2 * 24 * 24);
     CorpusReader(path).read_heads(0, 1, 0, 2, layer1.data());
@@ -288,6 +360,7 @@ TEST(DirectRead, ChunkStoredWithASkippedFilterIsDecodedByItsMask) {
     const hsize_t offset[4] = {0, 0, 8, 0};
     ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0b10, offset, shuffled.size(), shuffled.data()), 0);
   }
+  EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 0, 0, 1));
   expect_same_reads(path);
   std::vector<float> head(16 * 16);
   CorpusReader(path).read_heads(0, 0, 0, 1, head.data());

@@ -29,9 +29,12 @@
 namespace ratrace {
 namespace {
 
-// Raw attention elements are read in blocks of about this many elements, or of one chunk's rows
-// when those are more (bounded temp memory).
+// Raw attention elements are read in blocks of about this many elements (bounded temp memory), or
+// of one chunk's rows when those are more, up to kMaxBlockBytes. Blocks up to kKeptBlockBytes are
+// kept for the next read.
 constexpr hsize_t kBlockElements = hsize_t{1} << 22;
+constexpr std::size_t kMaxBlockBytes = std::size_t{256} << 20;
+constexpr std::size_t kKeptBlockBytes = std::size_t{64} << 20;
 // Per-dataset chunk cache: large enough for a block's worth of typical chunks.
 constexpr std::size_t kChunkCacheBytes = std::size_t{32} << 20;
 constexpr std::size_t kChunkCacheSlots = 10007;
@@ -339,13 +342,18 @@ void CorpusReader::read_heads(int seq, int layer, int head_begin, int head_count
   // Other types: read raw rows in blocks (all requested heads at once, so chunks spanning heads
   // are decoded once) and widen or narrow each element ourselves (SPEC §2).
   const hsize_t row_elements = static_cast<hsize_t>(head_count) * seq_len;
-  hsize_t rows_per_block = std::max<hsize_t>(1, kBlockElements / row_elements);
-  if (!info.chunk_dims.empty())  // whole chunks per block (at least one): each is decoded once, in parallel
-    rows_per_block = std::max<hsize_t>(info.chunk_dims[2], rows_per_block - rows_per_block % info.chunk_dims[2]);
-  rows_per_block = std::min(rows_per_block, seq_len);
   const std::size_t element_size = dtype_size(info.dtype);
-  std::vector<unsigned char>& block = impl_->raw_block;
-  block.resize(std::max<std::size_t>(block.size(), rows_per_block * row_elements * element_size));
+  hsize_t rows_per_block = std::max<hsize_t>(1, kBlockElements / row_elements);
+  if (!info.chunk_dims.empty()) {  // whole chunks per block, so that each is decoded once
+    const hsize_t chunk_rows = info.chunk_dims[2];
+    if (rows_per_block >= chunk_rows) rows_per_block -= rows_per_block % chunk_rows;
+    else if (chunk_rows * row_elements * element_size <= kMaxBlockBytes) rows_per_block = chunk_rows;
+  }
+  rows_per_block = std::min(rows_per_block, seq_len);
+  const std::size_t block_bytes = rows_per_block * row_elements * element_size;
+  std::vector<unsigned char> own_block;
+  std::vector<unsigned char>& block = block_bytes <= kKeptBlockBytes ? impl_->raw_block : own_block;
+  if (block.size() < block_bytes) block.resize(block_bytes);
 
   for (hsize_t row_begin = 0; row_begin < seq_len; row_begin += rows_per_block) {
     const hsize_t rows = std::min(rows_per_block, seq_len - row_begin);

@@ -26,6 +26,9 @@ constexpr std::size_t kPieceBytes = std::size_t{4} << 20;
 constexpr std::size_t kSerialBytes = std::size_t{1} << 20;
 // Stored (compressed) chunk bytes fetched before a round of decoding: bounds the raw buffers.
 constexpr std::size_t kChunkBatchBytes = std::size_t{64} << 20;
+// Each thread keeps its decode buffers for chunks up to this size; larger chunks get buffers of
+// their own, freed after use, so that a pool does not hold chunk-sized buffers per thread.
+constexpr std::size_t kKeptScratchBytes = std::size_t{16} << 20;
 
 std::string format_coords(const std::array<hsize_t, 4>& c) {
   return fmt::format("[{}, {}, {}, {}]", c[0], c[1], c[2], c[3]);
@@ -120,6 +123,9 @@ DirectReadPlan DirectReader::plan(hid_t dataset, hid_t raw_memory_type) const {
     }
     case H5D_CHUNKED: {
       H5Pget_chunk(dcpl, 4, plan.chunk.data());
+      unsigned chunk_options = 0;
+      H5Pget_chunk_opts(dcpl, &chunk_options);
+      plan.edge_chunks_unfiltered = (chunk_options & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) != 0;
       std::vector<std::string> names;
       const int num_filters = H5Pget_nfilters(dcpl);
       for (int f = 0; f < num_filters; ++f) {
@@ -133,6 +139,9 @@ DirectReadPlan DirectReader::plan(hid_t dataset, hid_t raw_memory_type) const {
           return hdf5_path(plan, fmt::format("shuffle of {}-byte elements", values[0]));
         if (filter != H5Z_FILTER_SHUFFLE && filter != H5Z_FILTER_DEFLATE)
           return hdf5_path(plan, fmt::format("filter {} ({})", static_cast<int>(filter), name[0] ? name : "unnamed"));
+        // Only the one deflate is known to inflate to a whole chunk.
+        if (filter == H5Z_FILTER_DEFLATE && std::count(plan.filters.begin(), plan.filters.end(), H5Z_FILTER_DEFLATE) > 0)
+          return hdf5_path(plan, "deflate applied twice");
         plan.filters.push_back(filter);
         names.emplace_back(filter == H5Z_FILTER_SHUFFLE ? "shuffle" : "deflate");
       }
@@ -247,9 +256,15 @@ bool DirectReader::read_chunked(hid_t dataset, const DirectReadPlan& plan, const
   const auto decode_and_place = [&](Chunk& chunk) {
     const unsigned char* data = chunk.stored.data();
     std::size_t size = chunk.stored.size();
-    thread_local DecodeScratch scratch;
-    for (std::size_t f = plan.filters.size(); f-- > 0;) {  // undone in reverse order
-      if ((chunk.skipped_filters >> f) & 1U) continue;        // this chunk was stored without it
+    thread_local DecodeScratch kept_scratch;
+    DecodeScratch own_scratch;
+    DecodeScratch& scratch = chunk_bytes <= kKeptScratchBytes ? kept_scratch : own_scratch;
+    // An edge chunk (one that reaches past the dataset) may be stored unfiltered, mask or not.
+    bool filtered = true;
+    if (plan.edge_chunks_unfiltered)
+      for (int k = 0; k < 4; ++k) filtered = filtered && chunk.offset[k] + c[k] <= d[k];
+    for (std::size_t f = plan.filters.size(); filtered && f-- > 0;) {  // undone in reverse order
+      if ((chunk.skipped_filters >> f) & 1U) continue;                   // this chunk was stored without it
       unsigned char* decoded = scratch.take(std::max(size, chunk_bytes));
       if (plan.filters[f] == H5Z_FILTER_DEFLATE) {
         if (!inflate_exact(data, size, decoded, chunk_bytes))

@@ -29,6 +29,7 @@ struct DirectReadPlan {
   std::uint64_t file_offset = 0;      // contiguous: where element 0 is
   std::array<hsize_t, 4> chunk{};     // chunked: chunk shape
   std::vector<H5Z_filter_t> filters;  // chunked: the pipeline, in the order it was applied
+  bool edge_chunks_unfiltered = false;  // chunked: H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS
 };
 
 class DirectReader {
