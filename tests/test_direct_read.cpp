@@ -34,6 +34,13 @@ struct Storage {
   bool edge_chunks_unfiltered = false;   // H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS (HDF5 1.10 format)
 };
 
+Storage chunked(const Dims& chunk, const std::vector<H5Z_filter_t>& filters) {
+  Storage s;
+  s.chunk = chunk;
+  s.filters = filters;
+  return s;
+}
+
 // Writes a one-sequence corpus whose attention has `dims`, stored as `file_type`, from `data`
 // (elements of `memory_type`).
 void write_corpus(const std::string& path, hid_t file_type, hid_t memory_type, const Dims& dims, const void* data,
@@ -115,6 +122,15 @@ void expect_same_reads(const std::string& path, int threads = 0) {
 
 std::string read_path(const std::string& path) { return CorpusReader(path).read_path(0); }
 
+// Stores `stored` as the chunk at `offset` of /sequences/s0/attention as it is, with filter mask
+// `skipped_filters` (bit f: filter f of the pipeline was not applied).
+void overwrite_chunk(const std::string& path, const std::array<hsize_t, 4>& offset, std::uint32_t skipped_filters,
+                     const std::vector<unsigned char>& stored) {
+  Id file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
+  ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, skipped_filters, offset.data(), stored.size(), stored.data()), 0);
+}
+
 // Reads layer `layer`, heads [head_begin, +head_count) of /sequences/s0/attention as `raw_type`
 // with corpus::DirectReader itself. Expects the bytes of H5Dread when it reads, and returns
 // whether it did (false: it left the block to H5Dread).
@@ -188,9 +204,7 @@ TEST(DirectRead, ShuffleDeflateChunksDecodeInParallelIncludingEdgeChunks) {
   const std::vector<float> values = random_floats(2 * 4 * 37 * 37, 4);
   const std::vector<double> wide(values.begin(), values.end());
   const std::vector<std::uint16_t> bits = random_half_bits(2 * 4 * 37 * 37, 5);
-  Storage s;
-  s.chunk = {1, 2, 16, 37};
-  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  Storage s = chunked({1, 2, 16, 37}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE});
   write_corpus(f32, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 4, 37, 37}, values.data(), s);
   write_corpus(f16, half_type(), half_type(), {2, 4, 37, 37}, bits.data(), s);
   write_corpus(f64, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {2, 4, 37, 37}, wide.data(), s);
@@ -222,9 +236,7 @@ TEST(DirectRead, ChunksInEveryPipelineOrderAndUnfiltered) {
   };
   for (std::size_t k = 0; k < cases.size(); ++k) {
     const std::string path = dir.file("case" + std::to_string(k) + ".h5");
-    Storage s;
-    s.chunk = {1, 1, 8, 33};
-    s.filters = cases[k].filters;
+    Storage s = chunked({1, 1, 8, 33}, cases[k].filters);
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
     EXPECT_EQ(read_path(path).rfind(cases[k].path_prefix, 0), 0u) << read_path(path);
     EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 1, 2));
@@ -232,9 +244,7 @@ TEST(DirectRead, ChunksInEveryPipelineOrderAndUnfiltered) {
   }
   {  // chunks across columns too, the last ones reaching past the edge (33 = 3 x 10 + 3)
     const std::string path = dir.file("columns.h5");
-    Storage s;
-    s.chunk = {1, 1, 8, 10};
-    s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+    Storage s = chunked({1, 1, 8, 10}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE});
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
     EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 0, 0, 3));
     EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 2, 1));
@@ -242,9 +252,7 @@ TEST(DirectRead, ChunksInEveryPipelineOrderAndUnfiltered) {
   }
   {  // edge chunks stored unfiltered (H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS), their masks still 0
     const std::string path = dir.file("edges_unfiltered.h5");
-    Storage s;
-    s.chunk = {1, 1, 8, 10};
-    s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+    Storage s = chunked({1, 1, 8, 10}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE});
     s.edge_chunks_unfiltered = true;
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
     EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 1, 0, 3));
@@ -252,9 +260,7 @@ TEST(DirectRead, ChunksInEveryPipelineOrderAndUnfiltered) {
   }
   {  // deflate twice: only HDF5 knows what the inner stream inflates to
     const std::string path = dir.file("deflate_twice.h5");
-    Storage s;
-    s.chunk = {1, 1, 8, 33};
-    s.filters = {H5Z_FILTER_DEFLATE, H5Z_FILTER_DEFLATE};
+    Storage s = chunked({1, 1, 8, 33}, {H5Z_FILTER_DEFLATE, H5Z_FILTER_DEFLATE});
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 3, 33, 33}, values.data(), s);
     EXPECT_EQ(read_path(path), "HDF5's read path (deflate applied twice)");
     expect_same_reads(path);
@@ -267,9 +273,7 @@ TEST(DirectRead, LargeFloat16HeadsReadInRowBlocksOfWholeChunks) {
   // number of 64-row chunks (the last chunk holds 52 rows).
   const std::string path = dir.file("long.h5");
   const std::vector<std::uint16_t> bits = random_half_bits(2 * 2100 * 2100, 7);
-  Storage s;
-  s.chunk = {1, 1, 64, 2100};
-  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  Storage s = chunked({1, 1, 64, 2100}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE});
   write_corpus(path, half_type(), half_type(), {1, 2, 2100, 2100}, bits.data(), s);
   EXPECT_TRUE(direct_read_matches_hdf5(path, half_type(), 0, 1, 1));
   expect_same_reads(path);
@@ -292,18 +296,14 @@ TEST(DirectRead, OtherStorageGoesThroughHdf5WithTheSameValues) {
   }
   {  // a filter we do not decode ourselves
     const std::string path = dir.file("fletcher.h5");
-    Storage s;
-    s.chunk = {1, 1, 8, 24};
-    s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_FLETCHER32};
+    Storage s = chunked({1, 1, 8, 24}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_FLETCHER32});
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), s);
     EXPECT_EQ(read_path(path).rfind("HDF5's read path (filter 3", 0), 0u) << read_path(path);
     expect_same_reads(path);
   }
   {  // chunks never written read as the fill value
     const std::string path = dir.file("unwritten.h5");
-    Storage s;
-    s.chunk = {1, 1, 8, 24};
-    s.filters = {H5Z_FILTER_DEFLATE};
+    Storage s = chunked({1, 1, 8, 24}, {H5Z_FILTER_DEFLATE});
     s.fill = 0.25f;
     s.layers_written = 1;
     write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), s);
@@ -345,21 +345,13 @@ TEST(DirectRead, ChunkStoredWithASkippedFilterIsDecodedByItsMask) {
   TempDir dir;
   const std::string path = dir.file("mask.h5");
   const std::vector<float> values = random_floats(1 * 1 * 16 * 16, 9);
-  Storage s;
-  s.chunk = {1, 1, 8, 16};
-  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  Storage s = chunked({1, 1, 8, 16}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE});
   write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 1, 16, 16}, values.data(), s);
-  {
-    Id file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-    Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
-    const float* rows = values.data() + 8 * 16;  // rows 8..15
-    std::vector<unsigned char> shuffled(8 * 16 * 4);
-    const auto* in = reinterpret_cast<const unsigned char*>(rows);
-    for (std::size_t i = 0; i < 8 * 16; ++i)
-      for (std::size_t b = 0; b < 4; ++b) shuffled[b * 8 * 16 + i] = in[i * 4 + b];
-    const hsize_t offset[4] = {0, 0, 8, 0};
-    ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0b10, offset, shuffled.size(), shuffled.data()), 0);
-  }
+  const auto* rows = reinterpret_cast<const unsigned char*>(values.data() + 8 * 16);  // rows 8..15
+  std::vector<unsigned char> shuffled(8 * 16 * 4);
+  for (std::size_t i = 0; i < 8 * 16; ++i)
+    for (std::size_t b = 0; b < 4; ++b) shuffled[b * 8 * 16 + i] = rows[i * 4 + b];
+  overwrite_chunk(path, {0, 0, 8, 0}, 0b10, shuffled);
   EXPECT_TRUE(direct_read_matches_hdf5(path, H5T_NATIVE_FLOAT, 0, 0, 1));
   expect_same_reads(path);
   std::vector<float> head(16 * 16);
@@ -371,17 +363,9 @@ TEST(DirectRead, CorruptChunkNamesTheDatasetAndTheChunk) {
   TempDir dir;
   const std::string path = dir.file("corrupt.h5");
   const std::vector<float> values = random_floats(1 * 2 * 16 * 16, 10);
-  Storage s;
-  s.chunk = {1, 1, 8, 16};
-  s.filters = {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE};
+  Storage s = chunked({1, 1, 8, 16}, {H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE});
   write_corpus(path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {1, 2, 16, 16}, values.data(), s);
-  {
-    Id file(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
-    Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
-    const std::vector<unsigned char> garbage(100, 0x5a);
-    const hsize_t offset[4] = {0, 1, 8, 0};
-    ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, 0, offset, garbage.size(), garbage.data()), 0);
-  }
+  overwrite_chunk(path, {0, 1, 8, 0}, 0, std::vector<unsigned char>(100, 0x5a));
   const CorpusReader reader(path);
   std::vector<float> out(2 * 16 * 16);
   try {

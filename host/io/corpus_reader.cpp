@@ -216,19 +216,13 @@ void CorpusReader::Impl::load_sequence(hid_t sequences, const std::string& name)
     H5Pget_chunk(dcpl, 4, chunk.data());
     info.chunk_dims.assign(chunk.begin(), chunk.end());
   }
-  const int num_filters = H5Pget_nfilters(dcpl);
-  for (int f = 0; f < num_filters; ++f) {
-    unsigned flags = 0, config = 0;
-    std::size_t num_values = 8;
-    unsigned values[8] = {};
-    char filter_name[64] = {};
-    const H5Z_filter_t filter =
-        H5Pget_filter2(dcpl, static_cast<unsigned>(f), &flags, &num_values, values, sizeof filter_name, filter_name, &config);
-    if (filter == H5Z_FILTER_DEFLATE) info.deflate_level = num_values > 0 ? static_cast<int>(values[0]) : -1;
-    if (filter >= 0 && H5Zfilter_avail(filter) <= 0)
+  for (const h5::Filter& filter : h5::filters(dcpl)) {
+    if (filter.id == H5Z_FILTER_DEFLATE) info.deflate_level = filter.values.empty() ? -1 : static_cast<int>(filter.values[0]);
+    if (filter.id >= 0 && H5Zfilter_avail(filter.id) <= 0)
       throw InputError(fmt::format("{} is compressed with filter {} ({}), which this HDF5 library cannot decode",
-                                   where, static_cast<int>(filter), filter_name[0] ? filter_name : "unnamed"));
+                                   where, static_cast<int>(filter.id), filter.name.empty() ? "unnamed" : filter.name));
   }
+
 
   check_vector(group, name, "token_ids", info.seq_len, integer_type, "integers", info.has_token_ids);
   check_vector(group, name, "tokens", info.seq_len, string_type, "strings", info.has_tokens);

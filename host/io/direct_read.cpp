@@ -127,23 +127,17 @@ DirectReadPlan DirectReader::plan(hid_t dataset, hid_t raw_memory_type) const {
       H5Pget_chunk_opts(dcpl, &chunk_options);
       plan.edge_chunks_unfiltered = (chunk_options & H5D_CHUNK_DONT_FILTER_PARTIAL_CHUNKS) != 0;
       std::vector<std::string> names;
-      const int num_filters = H5Pget_nfilters(dcpl);
-      for (int f = 0; f < num_filters; ++f) {
-        unsigned flags = 0, config = 0;
-        std::size_t num_values = 8;
-        unsigned values[8] = {};
-        char name[64] = {};
-        const H5Z_filter_t filter =
-            H5Pget_filter2(dcpl, static_cast<unsigned>(f), &flags, &num_values, values, sizeof name, name, &config);
-        if (filter == H5Z_FILTER_SHUFFLE && num_values > 0 && values[0] != plan.elem_size)
-          return hdf5_path(plan, fmt::format("shuffle of {}-byte elements", values[0]));
-        if (filter != H5Z_FILTER_SHUFFLE && filter != H5Z_FILTER_DEFLATE)
-          return hdf5_path(plan, fmt::format("filter {} ({})", static_cast<int>(filter), name[0] ? name : "unnamed"));
+      for (const h5::Filter& filter : h5::filters(dcpl)) {
+        if (filter.id == H5Z_FILTER_SHUFFLE && !filter.values.empty() && filter.values[0] != plan.elem_size)
+          return hdf5_path(plan, fmt::format("shuffle of {}-byte elements", filter.values[0]));
+        if (filter.id != H5Z_FILTER_SHUFFLE && filter.id != H5Z_FILTER_DEFLATE)
+          return hdf5_path(plan, fmt::format("filter {} ({})", static_cast<int>(filter.id),
+                                             filter.name.empty() ? "unnamed" : filter.name));
         // Only the one deflate is known to inflate to a whole chunk.
-        if (filter == H5Z_FILTER_DEFLATE && std::count(plan.filters.begin(), plan.filters.end(), H5Z_FILTER_DEFLATE) > 0)
+        if (filter.id == H5Z_FILTER_DEFLATE && std::count(plan.filters.begin(), plan.filters.end(), H5Z_FILTER_DEFLATE) > 0)
           return hdf5_path(plan, "deflate applied twice");
-        plan.filters.push_back(filter);
-        names.emplace_back(filter == H5Z_FILTER_SHUFFLE ? "shuffle" : "deflate");
+        plan.filters.push_back(filter.id);
+        names.emplace_back(filter.id == H5Z_FILTER_SHUFFLE ? "shuffle" : "deflate");
       }
       plan.path = DirectReadPlan::Path::chunked;
       plan.description = fmt::format("chunked {}, {}: parallel {} ({})", format_coords(plan.chunk),

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -30,6 +31,21 @@ std::vector<hsize_t> dims(hid_t dataset) {
   std::vector<hsize_t> d(static_cast<std::size_t>(rank));
   if (rank > 0) H5Sget_simple_extent_dims(space, d.data(), nullptr);
   return d;
+}
+
+std::vector<Filter> filters(hid_t dcpl) {
+  std::vector<Filter> pipeline;
+  const int count = H5Pget_nfilters(dcpl);
+  for (int f = 0; f < count; ++f) {
+    unsigned flags = 0, config = 0;
+    std::size_t num_values = 8;
+    unsigned values[8] = {};
+    char name[64] = {};
+    const H5Z_filter_t id =
+        H5Pget_filter2(dcpl, static_cast<unsigned>(f), &flags, &num_values, values, sizeof name, name, &config);
+    pipeline.push_back(Filter{id, std::vector<unsigned>(values, values + std::min<std::size_t>(num_values, 8)), name});
+  }
+  return pipeline;
 }
 
 namespace {

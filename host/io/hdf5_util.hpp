@@ -64,6 +64,15 @@ bool exists(hid_t loc, const std::string& path);
 // The dimensions of a dataset's dataspace.
 std::vector<hsize_t> dims(hid_t dataset);
 
+// One filter of a dataset's pipeline (H5Pget_filter2): its id, first client values and name.
+struct Filter {
+  H5Z_filter_t id = H5Z_FILTER_ERROR;
+  std::vector<unsigned> values;
+  std::string name;
+};
+// The filters of a dataset creation property list, in the order they were applied.
+std::vector<Filter> filters(hid_t dcpl);
+
 // The native memory type for T (integers, float, double).
 template <class T>
 hid_t native_type() {
