@@ -1,13 +1,16 @@
 // Reading a corpus' attention, as the engines read it, through HDF5's own read path against the
 // reader's direct reads (io/direct_read.hpp) on 1 and on all threads, from the page cache:
 //   BM_ReadLayers       whole layers of stored bits (read_heads_raw: the GPU engine's reads);
-//   BM_ReadHeadByHead   one head at a time, widened to float32 (read_heads: the CPU engine's).
+//   BM_ReadHeadByHead   one head at a time, widened to float32 (read_heads: the CPU engine's);
+//   BM_StageLayers      whole layers to packed causal halves, the GPU engine's host stage: read
+//                       (HDF5's path or parallel) then packed, against packed as read.
 // Corpora: 1 sequence x 4 layers x 32 heads x 1,024 tokens, float16, stored contiguous (arg 0)
 // or in [1, 1, 64, 1024] chunks with deflate level 4 (arg 1), as `ratrace synth` writes them.
 // Bytes are the attention's in-memory (uncompressed) size.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <filesystem>
@@ -15,7 +18,9 @@
 #include <vector>
 
 #include "ratrace/corpus_reader.hpp"
+#include "ratrace/detail/packed_layout.hpp"
 #include "ratrace/synth.hpp"
+#include "util/parallel_for.hpp"
 
 using namespace ratrace;
 namespace fs = std::filesystem;
@@ -84,6 +89,42 @@ void BM_ReadHeadByHead(benchmark::State& state) {
   label(state, reader);
 }
 
+// The GPU engine's host stage: whole layers to packed causal halves (what travels to the device).
+// Arg 1: 0 = read_heads_raw through HDF5's read path into a dense buffer, then pack on a pool of
+// all threads (the engine at f8cc979); 1 = the same with the reader's parallel reads; 2 =
+// read_heads_raw_rows, each run of rows packed as it arrives (the engine now).
+void BM_StageLayers(benchmark::State& state) {
+  const CorpusReader reader(corpus(static_cast<int>(state.range(0))), ReaderOptions{0, state.range(1) != 0});
+  const SequenceInfo& info = reader.sequences()[0];
+  const std::int64_t S = info.seq_len;
+  const std::size_t head_bytes = static_cast<std::size_t>(S * S) * 2;
+  const std::size_t packed_bytes = static_cast<std::size_t>(detail::packed_matrix_elems(S)) * 2;
+  std::vector<unsigned char> dense(head_bytes * info.num_heads), packed(packed_bytes * info.num_heads);
+  ThreadPool pool(0);
+  constexpr std::int64_t kRows = 128;
+  for (auto _ : state)
+    for (int layer = 0; layer < info.num_layers; ++layer) {
+      if (state.range(1) < 2) {
+        reader.read_heads_raw(0, layer, 0, info.num_heads, dense.data());
+        const std::int64_t blocks = (S + kRows - 1) / kRows;
+        pool.parallel_for(info.num_heads * blocks, [&](std::int64_t t) {
+          const std::int64_t h = t / blocks, row = (t % blocks) * kRows;
+          detail::pack_lower_triangle_rows(dense.data() + h * head_bytes, S, 2, packed.data() + h * packed_bytes, row,
+                                           std::min(S, row + kRows));
+        });
+      } else {
+        reader.read_heads_raw_rows(0, layer, 0, info.num_heads, [&](int h, int row_begin, int row_end, const void* rows) {
+          detail::pack_row_block(rows, S, 2, packed.data() + h * packed_bytes, row_begin, row_end);
+        });
+      }
+      benchmark::DoNotOptimize(packed.data());
+    }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(head_bytes) * info.num_heads * info.num_layers);
+  state.SetLabel(state.range(1) == 0   ? "HDF5's read path, then pack"
+                 : state.range(1) == 1 ? "parallel reads, then pack"
+                                       : "packed as read");
+}
+
 void storage_by_path(benchmark::internal::Benchmark* b) {
   b->ArgNames({"deflate", "path"});
   for (int storage = 0; storage < 2; ++storage)
@@ -94,3 +135,8 @@ void storage_by_path(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_ReadLayers)->Apply(storage_by_path)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReadHeadByHead)->Apply(storage_by_path)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_StageLayers)
+    ->ArgNames({"deflate", "way"})
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -93,6 +94,28 @@ std::vector<std::uint16_t> random_half_bits(std::size_t n, unsigned seed) {
 
 Id half_type() { return ratrace::testing::builder_detail::half_type(); }
 
+// read_heads_raw_rows gathered into one buffer; expects every row exactly once.
+std::vector<unsigned char> gather_rows(const CorpusReader& reader, int layer, int head_begin, int head_count) {
+  const SequenceInfo& info = reader.sequences()[0];
+  const std::size_t S = static_cast<std::size_t>(info.seq_len), row_bytes = S * dtype_size(info.dtype);
+  std::vector<unsigned char> out(static_cast<std::size_t>(head_count) * S * row_bytes, 0xCC);
+  std::vector<std::atomic<int>> seen(static_cast<std::size_t>(head_count) * S);
+  reader.read_heads_raw_rows(0, layer, head_begin, head_count, [&](int head, int row_begin, int row_end, const void* rows) {
+    if (head < 0 || head >= head_count || row_begin < 0 || row_begin >= row_end || row_end > info.seq_len) {
+      ADD_FAILURE() << "rows [" << row_begin << ", " << row_end << ") of head " << head;
+      return;
+    }
+    std::memcpy(out.data() + (head * S + row_begin) * row_bytes, rows, (row_end - row_begin) * row_bytes);
+    for (int r = row_begin; r < row_end; ++r) ++seen[head * S + r];
+  });
+  for (std::size_t k = 0; k < seen.size(); ++k)
+    if (seen[k] != 1) {
+      ADD_FAILURE() << "row " << k % S << " of head " << k / S << " handed over " << seen[k] << " times";
+      break;
+    }
+  return out;
+}
+
 // Reads every head range that the engines use (whole layers, single heads, runs), raw and
 // widened, through both paths; expects identical bytes.
 void expect_same_reads(const std::string& path, int threads = 0) {
@@ -117,6 +140,8 @@ void expect_same_reads(const std::string& path, int threads = 0) {
       direct.read_heads_raw(0, layer, begin, count, ra.data());
       plain.read_heads_raw(0, layer, begin, count, rb.data());
       EXPECT_EQ(ra, rb) << "read_heads_raw layer " << layer << " heads [" << begin << ", +" << count << ")";
+      EXPECT_EQ(gather_rows(direct, layer, begin, count), rb) << "read_heads_raw_rows layer " << layer;
+      EXPECT_EQ(gather_rows(plain, layer, begin, count), rb) << "read_heads_raw_rows, HDF5's path, layer " << layer;
     }
 }
 
@@ -151,6 +176,17 @@ bool direct_read_matches_hdf5(const std::string& path, hid_t raw_type, hsize_t l
   const corpus::DirectReadPlan plan = reader.plan(ds, raw_type);
   const bool read = reader.read(ds, plan, start, count, direct.data(), path);
   if (read) EXPECT_EQ(direct, by_hdf5) << path << " layer " << layer << " heads [" << head_begin << ", +" << head_count << ")";
+  // Handed over in runs of rows: the same bytes, when it does (rows_path: whether it should).
+  std::vector<unsigned char> gathered(bytes, 0x33);
+  const std::size_t row_bytes = dims[3] * H5Tget_size(raw_type);
+  const bool rows = reader.read_rows(ds, plan, start, count,
+                                     [&](hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* data) {
+                                       std::memcpy(gathered.data() + (matrix * dims[2] + row_begin) * row_bytes, data,
+                                                   (row_end - row_begin) * row_bytes);
+                                     },
+                                     path);
+  if (rows) EXPECT_EQ(gathered, by_hdf5) << path << " in runs of rows";
+  EXPECT_EQ(rows, read && (plan.path != corpus::DirectReadPlan::Path::chunked || plan.chunk[3] == dims[3])) << path;
   return read;
 }
 

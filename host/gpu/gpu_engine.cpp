@@ -441,17 +441,24 @@ class GpuEngine final : public Engine {
           while (r + run < u.load_heads.size() && run < max_run &&
                  u.load_heads[r + run] == u.load_heads[r] + static_cast<int>(run))
             ++run;
-          staging_.resize(std::max(staging_.size(), run * dense_bytes));
-          {
-            const PhaseTimer reading(times.read_s);
-            if (u.dtype == AttnDtype::float64)
+          unsigned char* heads_dst = unit_dst + r * packed_bytes;
+          if (u.dtype == AttnDtype::float64) {  // narrowed to float32 first, then packed
+            staging_.resize(std::max(staging_.size(), run * dense_bytes));
+            {
+              const PhaseTimer reading(times.read_s);
               reader_.read_heads(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run),
                                  reinterpret_cast<float*>(staging_.data()));
-            else
-              reader_.read_heads_raw(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run), staging_.data());
+            }
+            const PhaseTimer packing(times.pack_s);
+            pack(staging_.data(), run, S, esize, heads_dst);
+          } else {  // packed as the reader hands rows over, still in cache (read_s covers both)
+            const PhaseTimer reading(times.read_s);
+            reader_.read_heads_raw_rows(u.seq->seq_index, u.layer, u.load_heads[r], static_cast<int>(run),
+                                        [&](int head, int row_begin, int row_end, const void* rows) {
+                                          detail::pack_row_block(rows, S, esize, heads_dst + head * packed_bytes,
+                                                                 row_begin, row_end);
+                                        });
           }
-          const PhaseTimer packing(times.pack_s);
-          pack(staging_.data(), run, S, esize, unit_dst + r * packed_bytes);
           r += run;
         }
       }

@@ -387,6 +387,35 @@ void CorpusReader::read_heads_raw(int seq, int layer, int head_begin, int head_c
                     impl_->stored[seq].raw_memory_type, out);
 }
 
+void CorpusReader::read_heads_raw_rows(int seq, int layer, int head_begin, int head_count,
+                                       const RowConsumer& consume) const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->check_read(seq, layer, head_begin, head_count);
+  if (head_count == 0) return;
+  const hsize_t S = static_cast<hsize_t>(impl_->infos[seq].seq_len);
+  const std::array<hsize_t, 4> start = {static_cast<hsize_t>(layer), static_cast<hsize_t>(head_begin), 0, 0};
+  const std::array<hsize_t, 4> count = {1, static_cast<hsize_t>(head_count), S, S};
+  const corpus::DirectReader::RowConsumer forward = [&](hsize_t head, hsize_t row_begin, hsize_t row_end,
+                                                        const unsigned char* rows) {
+    consume(static_cast<int>(head), static_cast<int>(row_begin), static_cast<int>(row_end), rows);
+  };
+  if (impl_->direct && impl_->direct->read_rows(impl_->attention(seq), impl_->direct_plan(seq), start, count, forward,
+                                                impl_->label(seq, "attention")))
+    return;
+  // Otherwise the heads are read whole (HDF5's read path, or direct reads into one buffer where
+  // chunks split rows), then handed over.
+  const std::size_t bytes = static_cast<std::size_t>(head_count) * S * S * dtype_size(impl_->infos[seq].dtype);
+  std::vector<unsigned char> own_block;
+  std::vector<unsigned char>& block = bytes <= kKeptBlockBytes ? impl_->raw_block : own_block;
+  if (block.size() < bytes) block.resize(bytes);
+  impl_->read_block(seq, layer, head_begin, head_count, 0, S, impl_->stored[seq].raw_memory_type, block.data());
+  if (impl_->direct) {
+    impl_->direct->hand_over(block.data(), dtype_size(impl_->infos[seq].dtype), start, count, forward);
+  } else {
+    for (int h = 0; h < head_count; ++h) consume(h, 0, static_cast<int>(S), block.data() + bytes / head_count * h);
+  }
+}
+
 std::string CorpusReader::read_path(int seq) const {
   std::lock_guard lock(impl_->mutex);
   impl_->check_read(seq, 0, 0, 0);

@@ -30,6 +30,12 @@ constexpr std::size_t kChunkBatchBytes = std::size_t{64} << 20;
 // their own, freed after use, so that a pool does not hold chunk-sized buffers per thread.
 constexpr std::size_t kKeptScratchBytes = std::size_t{16} << 20;
 
+// Runs of this many bytes of rows are handed over at a time: small enough that a consumer finds
+// them still in cache.
+constexpr std::size_t kRowRunBytes = std::size_t{256} << 10;
+
+hsize_t rows_per_run(hsize_t row_bytes) { return std::max<hsize_t>(1, kRowRunBytes / std::max<hsize_t>(1, row_bytes)); }
+
 std::string format_coords(const std::array<hsize_t, 4>& c) {
   return fmt::format("[{}, {}, {}, {}]", c[0], c[1], c[2], c[3]);
 }
@@ -152,14 +158,60 @@ DirectReadPlan DirectReader::plan(hid_t dataset, hid_t raw_memory_type) const {
 
 bool DirectReader::read(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
                         const std::array<hsize_t, 4>& count, void* out, const std::string& where) {
+  return read_block(dataset, plan, start, count, Destination{static_cast<unsigned char*>(out), nullptr}, where);
+}
+
+bool DirectReader::read_rows(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                             const std::array<hsize_t, 4>& count, const RowConsumer& consume, const std::string& where) {
+  return read_block(dataset, plan, start, count, Destination{nullptr, &consume}, where);
+}
+
+bool DirectReader::read_block(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                              const std::array<hsize_t, 4>& count, Destination to, const std::string& where) {
   if (start[3] != 0 || count[3] != plan.dims[3]) return false;  // whole rows only
-  auto* bytes = static_cast<unsigned char*>(out);
   switch (plan.path) {
-    case DirectReadPlan::Path::contiguous: read_contiguous(plan, start, count, bytes, where); return true;
-    case DirectReadPlan::Path::chunked: return read_chunked(dataset, plan, start, count, bytes, where);
+    case DirectReadPlan::Path::contiguous:
+      if (to.consume) read_contiguous_rows(plan, start, count, *to.consume, where);
+      else read_contiguous(plan, start, count, to.out, where);
+      return true;
+    case DirectReadPlan::Path::chunked: return read_chunked(dataset, plan, start, count, to, where);
     case DirectReadPlan::Path::hdf5: return false;
   }
   return false;
+}
+
+void DirectReader::read_contiguous_rows(const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                                        const std::array<hsize_t, 4>& count, const RowConsumer& consume,
+                                        const std::string& where) {
+  const auto& d = plan.dims;
+  const hsize_t row_bytes = d[3] * plan.elem_size;
+  const hsize_t rows = rows_per_run(row_bytes);
+  const hsize_t runs_per_matrix = (count[2] + rows - 1) / rows;
+  const hsize_t matrices = count[0] * count[1];
+  pool().parallel_for(static_cast<std::int64_t>(matrices * runs_per_matrix), [&](std::int64_t task) {
+    const hsize_t matrix = static_cast<hsize_t>(task) / runs_per_matrix;
+    const hsize_t row_begin = start[2] + (static_cast<hsize_t>(task) % runs_per_matrix) * rows;
+    const hsize_t row_end = std::min(start[2] + count[2], row_begin + rows);
+    const hsize_t layer = start[0] + matrix / count[1], head = start[1] + matrix % count[1];
+    thread_local std::vector<unsigned char> buffer;
+    buffer.resize(std::max<std::size_t>(buffer.size(), (row_end - row_begin) * row_bytes));
+    pread_fully(buffer.data(), (row_end - row_begin) * row_bytes,
+                plan.file_offset + ((layer * d[1] + head) * d[2] + row_begin) * row_bytes, where);
+    consume(matrix, row_begin, row_end, buffer.data());
+  });
+}
+
+void DirectReader::hand_over(const unsigned char* block, std::size_t elem_size, const std::array<hsize_t, 4>& start,
+                             const std::array<hsize_t, 4>& count, const RowConsumer& consume) {
+  const hsize_t row_bytes = count[3] * elem_size;
+  const hsize_t rows = rows_per_run(row_bytes);
+  const hsize_t runs_per_matrix = (count[2] + rows - 1) / rows;
+  pool().parallel_for(static_cast<std::int64_t>(count[0] * count[1] * runs_per_matrix), [&](std::int64_t task) {
+    const hsize_t matrix = static_cast<hsize_t>(task) / runs_per_matrix;
+    const hsize_t first = (static_cast<hsize_t>(task) % runs_per_matrix) * rows;
+    const hsize_t last = std::min(count[2], first + rows);
+    consume(matrix, start[2] + first, start[2] + last, block + (matrix * count[2] + first) * row_bytes);
+  });
 }
 
 void DirectReader::pread_fully(void* out, std::size_t bytes, std::uint64_t offset, const std::string& where) const {
@@ -214,9 +266,10 @@ void DirectReader::read_contiguous(const DirectReadPlan& plan, const std::array<
 }
 
 bool DirectReader::read_chunked(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
-                                const std::array<hsize_t, 4>& count, unsigned char* out, const std::string& where) {
+                                const std::array<hsize_t, 4>& count, Destination to, const std::string& where) {
   const auto& d = plan.dims;
   const auto& c = plan.chunk;
+  if (to.consume && c[3] != d[3]) return false;  // rows are handed over whole, from one chunk each
   // Only chunks that lie wholly in the block (up to the dataset's edge): a chunk read in parts is
   // left to HDF5, whose chunk cache decodes it once for all of them.
   std::array<hsize_t, 4> first{}, last{};
@@ -275,9 +328,19 @@ bool DirectReader::read_chunked(hid_t dataset, const DirectReadPlan& plan, const
     if (size != chunk_bytes)
       throw InputError(fmt::format("{}: the chunk at {} holds {} bytes, not {}: the file is corrupt", where,
                                    format_coords(chunk.offset), size, chunk_bytes));
-    // Its part inside the dataset (edge chunks are stored whole), row by row into the block.
+    // Its part inside the dataset (edge chunks are stored whole): handed over as runs of rows, or
+    // placed row by row into the block.
     std::array<hsize_t, 4> extent{};
     for (int k = 0; k < 4; ++k) extent[k] = std::min(c[k], d[k] - chunk.offset[k]);
+    if (to.consume) {
+      for (hsize_t a = 0; a < extent[0]; ++a)
+        for (hsize_t b = 0; b < extent[1]; ++b)
+          (*to.consume)((chunk.offset[0] + a - start[0]) * count[1] + chunk.offset[1] + b - start[1], chunk.offset[2],
+                        chunk.offset[2] + extent[2], data + (a * c[1] + b) * c[2] * c[3] * es);
+      chunk.stored = {};
+      return;
+    }
+    unsigned char* out = to.out;
     const std::size_t row_bytes = extent[3] * es;
     for (hsize_t a = 0; a < extent[0]; ++a)
       for (hsize_t b = 0; b < extent[1]; ++b)

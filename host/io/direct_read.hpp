@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,12 @@ struct DirectReadPlan {
 
 class DirectReader {
  public:
+  // Receives rows [row_begin, row_end) of matrix `matrix` of a block (matrices counted in the
+  // block's layer-major order), `rows` pointing at row row_begin: S stored elements per row, valid
+  // during the call only. Calls may come from several threads at once.
+  using RowConsumer =
+      std::function<void(hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* rows)>;
+
   // Opens `path` (the corpus) for preads; `threads` <= 0: available_cpus().
   DirectReader(const std::string& path, int threads);
   ~DirectReader();
@@ -50,11 +57,31 @@ class DirectReader {
   bool read(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
             const std::array<hsize_t, 4>& count, void* out, const std::string& where);
 
+  // The same block handed to `consume` in runs of rows as they are read or decoded, on the pool,
+  // never gathered in one buffer. False, having handed nothing over, where read() would be false
+  // or where chunks split rows (a row is whole only once several chunks are decoded).
+  bool read_rows(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                 const std::array<hsize_t, 4>& count, const RowConsumer& consume, const std::string& where);
+
+  // Hands a block already read (`block`, laid out as count, elements of elem_size bytes) to
+  // `consume` in runs of rows, on the pool.
+  void hand_over(const unsigned char* block, std::size_t elem_size, const std::array<hsize_t, 4>& start,
+                 const std::array<hsize_t, 4>& count, const RowConsumer& consume);
+
  private:
+  // Where a read goes: into `out` (laid out as the block), or to `consume` when it is set.
+  struct Destination {
+    unsigned char* out = nullptr;
+    const RowConsumer* consume = nullptr;
+  };
+  bool read_block(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                  const std::array<hsize_t, 4>& count, Destination to, const std::string& where);
   void read_contiguous(const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
                        const std::array<hsize_t, 4>& count, unsigned char* out, const std::string& where);
+  void read_contiguous_rows(const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
+                            const std::array<hsize_t, 4>& count, const RowConsumer& consume, const std::string& where);
   bool read_chunked(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
-                    const std::array<hsize_t, 4>& count, unsigned char* out, const std::string& where);
+                    const std::array<hsize_t, 4>& count, Destination to, const std::string& where);
   std::string thread_count_text() const;  // "1 thread", "16 threads"
   // Whether `dataset` lives in the file open for preads, not behind an external link.
   bool stored_in_this_file(hid_t dataset) const;

@@ -2,6 +2,7 @@
 // Reads an input corpus (SPEC §4) piece by piece: one layer or one head at a time.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,13 @@ class CorpusReader {
   void read_heads(int seq, int layer, int head_begin, int head_count, float* out) const;
   // The same elements as stored (dtype_size bytes each, native byte order); the GPU widens them.
   void read_heads_raw(int seq, int layer, int head_begin, int head_count, void* out) const;
+  // The elements of read_heads_raw, handed to `consume` in runs of whole rows of one head instead
+  // of into one buffer, so that a caller can transform them while they are still in cache (the GPU
+  // engine packs their causal halves): consume(head, row_begin, row_end, rows), head counted from
+  // head_begin, `rows` pointing at row row_begin (S elements per row). Every row comes exactly
+  // once; calls may run on several threads at once; `rows` is valid during the call only.
+  using RowConsumer = std::function<void(int head, int row_begin, int row_end, const void* rows)>;
+  void read_heads_raw_rows(int seq, int layer, int head_begin, int head_count, const RowConsumer& consume) const;
 
   std::vector<std::int64_t> read_token_ids(int seq) const;  // empty when absent
   std::vector<std::string> read_tokens(int seq) const;      // empty when absent

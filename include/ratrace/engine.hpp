@@ -81,8 +81,8 @@ using ProgressFn = std::function<void(std::int64_t, std::int64_t)>;
 // large results_wait_s by copying and delivering results.
 struct EngineTimes {
   double total_s = 0;
-  double read_s = 0;          // reading the corpus: HDF5 reads, decompression, widening
-  double pack_s = 0;          // GPU: packing the heads' causal halves into pinned buffers
+  double read_s = 0;          // reading the corpus: HDF5 reads, decompression, widening (GPU: and packing, done as rows are read)
+  double pack_s = 0;          // GPU: packing float64 heads' causal halves (narrowed first) into pinned buffers
   double compute_s = 0;       // CPU: the rest of total_s (value checks, candidate tables, searches)
   double device_wait_s = 0;   // GPU: waiting for the device to finish copies and kernels
   double results_wait_s = 0;  // GPU: waiting for the results thread (to reuse its buffers, or at the end)

@@ -31,14 +31,14 @@ TEST(SimtCli, DeviceAutoPicksThePresentGpuAndItsFileMatchesTheCpuFile) {
   const auto gpu = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + trace);
   ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
   EXPECT_NE(gpu.err.find(kEmulatedCard), std::string::npos) << gpu.err;
-  // Where the GPU engine's time went: reading, packing, the device; the copy and delivery of the
-  // results on a results thread when the results writer takes batches from any thread (a
-  // thread-safe HDF5 library), else on the calling thread.
+  // Where the GPU engine's time went: reading (float32 rows packed as they are read, so no pack
+  // phase), the device; the copy and delivery of the results on a results thread when the results
+  // writer takes batches from any thread (a thread-safe HDF5 library), else on the calling thread.
   const std::string delivery = ratrace::ResultsWriter::may_run_beside_reader()
                                    ? R"(; results thread: fetch [0-9.]+ s, deliver [0-9.]+ s\n)"
                                    : R"(, fetch [0-9.]+ s, deliver [0-9.]+ s(, other [0-9.]+ s)?\n)";
   EXPECT_TRUE(std::regex_search(
-      gpu.err, std::regex(R"(\nratrace: engine [0-9.]+ s: read [0-9.]+ s, pack [0-9.]+ s[^\n]*?)" + delivery)))
+      gpu.err, std::regex(R"(\nratrace: engine [0-9.]+ s: read [0-9.]+ s[^\n]*?)" + delivery)))
       << gpu.err;
   const auto cpu = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("cpu.h5")) + trace + " --device cpu");
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;

@@ -47,15 +47,24 @@ RATRACE_HD SegmentRow row_of_item(const std::int64_t* begin, int n, std::int64_t
 }
 
 // Host side: copies rows [row_begin, row_end) of a dense row-major [S][S] matrix of elem_bytes-wide
-// elements into the packed layout (`packed` points at the head's first packed element). Rows are
-// independent, so callers may split one head's rows among threads.
-inline void pack_lower_triangle_rows(const void* dense, std::int64_t seq_len, std::size_t elem_bytes, void* packed,
-                                     std::int64_t row_begin, std::int64_t row_end) {
-  const auto* src = static_cast<const unsigned char*>(dense);
+// elements, given from row row_begin on (`rows`), into the packed layout (`packed` points at the
+// head's first packed element). Rows are independent, so callers may split one head's rows among
+// threads, and pack rows as they arrive.
+inline void pack_row_block(const void* rows, std::int64_t seq_len, std::size_t elem_bytes, void* packed,
+                           std::int64_t row_begin, std::int64_t row_end) {
+  const auto* src = static_cast<const unsigned char*>(rows);
   auto* dst = static_cast<unsigned char*>(packed);
   for (std::int64_t i = row_begin; i < row_end; ++i)
     std::memcpy(dst + static_cast<std::size_t>(packed_row_offset(i)) * elem_bytes,
-                src + static_cast<std::size_t>(i * seq_len) * elem_bytes, static_cast<std::size_t>(i + 1) * elem_bytes);
+                src + static_cast<std::size_t>((i - row_begin) * seq_len) * elem_bytes,
+                static_cast<std::size_t>(i + 1) * elem_bytes);
+}
+
+// The same, from the whole dense matrix.
+inline void pack_lower_triangle_rows(const void* dense, std::int64_t seq_len, std::size_t elem_bytes, void* packed,
+                                     std::int64_t row_begin, std::int64_t row_end) {
+  pack_row_block(static_cast<const unsigned char*>(dense) + static_cast<std::size_t>(row_begin * seq_len) * elem_bytes,
+                 seq_len, elem_bytes, packed, row_begin, row_end);
 }
 
 inline void pack_lower_triangle(const void* dense, std::int64_t seq_len, std::size_t elem_bytes, void* packed) {
