@@ -324,11 +324,14 @@ TEST(DirectRead, LargeFloat16HeadsReadInRowBlocksOfWholeChunks) {
 TEST(DirectRead, OtherStorageGoesThroughHdf5WithTheSameValues) {
   TempDir dir;
   const std::vector<float> values = random_floats(2 * 2 * 24 * 24, 8);
-  {  // another byte order
-    const std::string path = dir.file("big_endian.h5");
+  {  // another byte order; also large enough heads (1,100 rows) to be handed over in several runs
+    const std::string path = dir.file("big_endian.h5"), large = dir.file("big_endian_large.h5");
     write_corpus(path, H5T_IEEE_F32BE, H5T_NATIVE_FLOAT, {2, 2, 24, 24}, values.data(), {});
     EXPECT_EQ(read_path(path), "HDF5's read path (stored in another byte order)");
     expect_same_reads(path);
+    const std::vector<float> large_values = random_floats(2 * 1100 * 1100, 11);
+    write_corpus(large, H5T_IEEE_F32BE, H5T_NATIVE_FLOAT, {1, 2, 1100, 1100}, large_values.data(), {});
+    expect_same_reads(large);
   }
   {  // a filter we do not decode ourselves
     const std::string path = dir.file("fletcher.h5");

@@ -47,8 +47,9 @@ std::vector<T> pack_known(int S, T (*code)(int, int), T above, std::int64_t spli
   std::vector<T> packed(n + 4, above);
   if (split_row < 0) {
     pack_lower_triangle(dense.data(), S, sizeof(T), packed.data());
-  } else {  // as the engine's threads do: disjoint row ranges
-    pack_lower_triangle_rows(dense.data(), S, sizeof(T), packed.data(), split_row, S);
+  } else {  // as the engine does: disjoint runs of rows, the later run handed over in a buffer of its own
+    const std::vector<T> run(dense.begin() + split_row * S, dense.end());
+    pack_row_block(run.data(), S, sizeof(T), packed.data(), split_row, S);
     pack_lower_triangle_rows(dense.data(), S, sizeof(T), packed.data(), 0, split_row);
   }
   return packed;

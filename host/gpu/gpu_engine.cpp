@@ -33,10 +33,11 @@
 // host thread instead.
 //
 // Choices, documented:
-// - Only the causal half travels: each head is read whole from HDF5 into a staging buffer and its
-//   lower triangle packed (detail/packed_layout.hpp: row i at i * (i + 1) / 2) into the pinned
-//   buffer, rows spread over a few threads, which halves the host-to-device copy and the device
-//   memory of the resident heads. Kernels index rows with the same packed offsets.
+// - Only the causal half travels: the reader hands each head over in runs of rows, on its own
+//   threads (--threads), and each run's lower triangle is packed (detail/packed_layout.hpp: row i
+//   at i * (i + 1) / 2) into the pinned buffer while it is still in cache, which halves the
+//   host-to-device copy and the device memory of the resident heads. Kernels index rows with the
+//   same packed offsets.
 // - float64 corpora are narrowed to float32 on the host (read_heads); float16 / bfloat16 /
 //   float32 travel as stored and are widened on the GPU by the shared detail:: rules.
 // - Memory: GpuOptions::mem_limit_bytes (0 = 70% of free device memory) is split between the two
@@ -660,7 +661,7 @@ class GpuEngine final : public Engine {
     const ProgressFn& progress_;
     std::size_t slot_budget_;
     ThreadPool& pack_pool_;
-    std::vector<unsigned char> staging_;  // dense heads as read, before packing
+    std::vector<unsigned char> staging_;  // float64 heads narrowed to float32, before packing
     std::int64_t done_matrices_ = 0;      // the results thread's, once the run has started
     std::int64_t total_matrices_ = 0;
     int device_;

@@ -127,7 +127,8 @@ struct CorpusReader::Impl {
   // made when its attention is first opened.
   std::unique_ptr<corpus::DirectReader> direct;
   mutable std::vector<std::optional<corpus::DirectReadPlan>> direct_plans;
-  // read_heads' stored bits before widening: kept, so that each head read does not fault in fresh
+  // Stored bits read whole: read_heads' before widening (kept up to kKeptBlockBytes), and
+  // read_heads_raw_rows' before handing them over. Kept, so that each read does not fault in fresh
   // pages.
   mutable std::vector<unsigned char> raw_block;
 
@@ -403,10 +404,10 @@ void CorpusReader::read_heads_raw_rows(int seq, int layer, int head_begin, int h
                                                 impl_->label(seq, "attention")))
     return;
   // Otherwise the heads are read whole (HDF5's read path, or direct reads into one buffer where
-  // chunks split rows), then handed over.
+  // chunks split rows), then handed over. The buffer is kept whatever its size, as a caller's
+  // staging buffer would be: it bounds head_count.
   const std::size_t bytes = static_cast<std::size_t>(head_count) * S * S * dtype_size(impl_->infos[seq].dtype);
-  std::vector<unsigned char> own_block;
-  std::vector<unsigned char>& block = bytes <= kKeptBlockBytes ? impl_->raw_block : own_block;
+  std::vector<unsigned char>& block = impl_->raw_block;
   if (block.size() < bytes) block.resize(bytes);
   impl_->read_block(seq, layer, head_begin, head_count, 0, S, impl_->stored[seq].raw_memory_type, block.data());
   if (impl_->direct) {

@@ -187,8 +187,8 @@ void DirectReader::read_contiguous_rows(const DirectReadPlan& plan, const std::a
   const hsize_t row_bytes = d[3] * plan.elem_size;
   const hsize_t rows = rows_per_run(row_bytes);
   const hsize_t runs_per_matrix = (count[2] + rows - 1) / rows;
-  const hsize_t matrices = count[0] * count[1];
-  pool().parallel_for(static_cast<std::int64_t>(matrices * runs_per_matrix), [&](std::int64_t task) {
+  const hsize_t tasks = count[0] * count[1] * runs_per_matrix;
+  const auto read_run = [&](std::int64_t task) {
     const hsize_t matrix = static_cast<hsize_t>(task) / runs_per_matrix;
     const hsize_t row_begin = start[2] + (static_cast<hsize_t>(task) % runs_per_matrix) * rows;
     const hsize_t row_end = std::min(start[2] + count[2], row_begin + rows);
@@ -198,7 +198,12 @@ void DirectReader::read_contiguous_rows(const DirectReadPlan& plan, const std::a
     pread_fully(buffer.data(), (row_end - row_begin) * row_bytes,
                 plan.file_offset + ((layer * d[1] + head) * d[2] + row_begin) * row_bytes, where);
     consume(matrix, row_begin, row_end, buffer.data());
-  });
+  };
+  if (count[0] * count[1] * count[2] * row_bytes < kSerialBytes) {  // not worth waking the pool
+    for (hsize_t t = 0; t < tasks; ++t) read_run(static_cast<std::int64_t>(t));
+  } else {
+    pool().parallel_for(static_cast<std::int64_t>(tasks), read_run);
+  }
 }
 
 void DirectReader::hand_over(const unsigned char* block, std::size_t elem_size, const std::array<hsize_t, 4>& start,
@@ -346,10 +351,10 @@ bool DirectReader::read_chunked(hid_t dataset, const DirectReadPlan& plan, const
       for (hsize_t b = 0; b < extent[1]; ++b)
         for (hsize_t r = 0; r < extent[2]; ++r) {
           const std::size_t from = ((a * c[1] + b) * c[2] + r) * c[3];
-          const std::size_t to =
+          const std::size_t at =
               (((chunk.offset[0] + a - start[0]) * count[1] + chunk.offset[1] + b - start[1]) * count[2] +
                chunk.offset[2] + r - start[2]) * count[3] + chunk.offset[3];
-          std::memcpy(out + to * es, data + from * es, row_bytes);
+          std::memcpy(out + at * es, data + from * es, row_bytes);
         }
     chunk.stored = {};
   };

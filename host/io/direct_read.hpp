@@ -35,9 +35,10 @@ struct DirectReadPlan {
 
 class DirectReader {
  public:
-  // Receives rows [row_begin, row_end) of matrix `matrix` of a block (matrices counted in the
-  // block's layer-major order), `rows` pointing at row row_begin: S stored elements per row, valid
-  // during the call only. Calls may come from several threads at once.
+  // Receives rows [row_begin, row_end) (rows of the dataset's matrices, not counted from the
+  // block's first row) of matrix `matrix` of a block (matrices counted from the block's first, in
+  // layer-major order), `rows` pointing at row row_begin: S stored elements per row, valid during
+  // the call only. Calls may come from several threads at once.
   using RowConsumer =
       std::function<void(hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* rows)>;
 

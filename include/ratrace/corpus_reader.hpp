@@ -62,7 +62,10 @@ class CorpusReader {
   // of into one buffer, so that a caller can transform them while they are still in cache (the GPU
   // engine packs their causal halves): consume(head, row_begin, row_end, rows), head counted from
   // head_begin, `rows` pointing at row row_begin (S elements per row). Every row comes exactly
-  // once; calls may run on several threads at once; `rows` is valid during the call only.
+  // once; calls may run on several threads at once (ReaderOptions::threads); `rows` is valid during
+  // the call only. The reader stays locked meanwhile: `consume` must not call it. Where rows cannot
+  // be handed over as they are read, the heads are read whole into a buffer that the reader keeps
+  // for the next call: callers bound head_count.
   using RowConsumer = std::function<void(int head, int row_begin, int row_end, const void* rows)>;
   void read_heads_raw_rows(int seq, int layer, int head_begin, int head_count, const RowConsumer& consume) const;
 
