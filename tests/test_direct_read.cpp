@@ -124,7 +124,6 @@ void expect_same_reads(const std::string& path, int threads = 0) {
   const SequenceInfo& info = direct.sequences()[0];
   const int H = info.num_heads;
   const std::size_t matrix = static_cast<std::size_t>(info.seq_len) * info.seq_len;
-  const std::size_t raw_size = dtype_size(info.dtype) == 8 ? 4 : dtype_size(info.dtype);  // float64 is read as float32
   std::vector<std::pair<int, int>> ranges = {{0, H}, {0, 1}, {H - 1, 1}};
   if (H > 2) ranges.emplace_back(1, H - 2);
   for (int layer = 0; layer < info.num_layers; ++layer)
@@ -136,7 +135,7 @@ void expect_same_reads(const std::string& path, int threads = 0) {
       EXPECT_EQ(std::memcmp(a.data(), b.data(), n * sizeof(float)), 0)
           << "read_heads layer " << layer << " heads [" << begin << ", +" << count << ")";
       if (info.dtype == AttnDtype::float64) continue;  // read_heads_raw: the GPU's read, float64 never
-      std::vector<unsigned char> ra(n * raw_size, 0xAA), rb(n * raw_size, 0x55);
+      std::vector<unsigned char> ra(n * dtype_size(info.dtype), 0xAA), rb(n * dtype_size(info.dtype), 0x55);
       direct.read_heads_raw(0, layer, begin, count, ra.data());
       plain.read_heads_raw(0, layer, begin, count, rb.data());
       EXPECT_EQ(ra, rb) << "read_heads_raw layer " << layer << " heads [" << begin << ", +" << count << ")";

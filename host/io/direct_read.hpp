@@ -2,11 +2,14 @@
 // Reads blocks of an attention dataset around HDF5's read path, which copies and decodes on one
 // thread, wherever the storage allows it:
 // - contiguous data: parallel preads at the dataset's file offset;
-// - chunks filtered by shuffle and deflate only (h5py's compression="gzip", shuffle=True): raw
-//   chunks fetched with H5Dread_chunk, then inflated (libdeflate), unshuffled and placed on a pool.
+// - chunks filtered by shuffle and/or deflate only (h5py's compression="gzip", shuffle=True):
+//   raw chunks fetched with H5Dread_chunk, then inflated (libdeflate), unshuffled and placed on a
+//   pool.
+// A block goes into one buffer (read) or, run of rows by run of rows, to a callback (read_rows).
 // Anything else goes through H5Dread, which returns the same bytes: compact or external storage,
-// contiguous data in another file (an external link), other filters, another byte order, chunks that a block covers only in part (HDF5's chunk cache
-// then spares decoding them again and again) and chunks never written (fill values).
+// contiguous data in another file (an external link), other filters, another byte order, chunks
+// that a block covers only in part (HDF5's chunk cache then spares decoding them again and again)
+// and chunks never written (fill values).
 #include <hdf5.h>
 
 #include <array>
