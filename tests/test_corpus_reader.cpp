@@ -98,7 +98,8 @@ TEST(CorpusReader, Float16WidensExactlyIncludingSubnormals) {
 
 TEST(CorpusReader, Float16WidensAllBitPatternsAsTheGpuRuleDoes) {
   // Every one of the 65,536 float16 patterns (NaN payloads, subnormals, both zeros) must widen to
-  // the bits of detail::half_bits_to_float, the rule the GPU kernels apply.
+  // the bits of detail::half_bits_to_float, the rule the GPU kernels apply (itself checked against
+  // an independent reference in test_shared_logic.cpp), through the reader's whole-head loop.
   TempDir dir;
   const std::string path = dir.file("all_f16.h5");
   std::vector<std::uint16_t> bits(65536);
