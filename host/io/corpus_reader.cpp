@@ -100,8 +100,8 @@ struct CorpusReader::Impl {
   mutable std::mutex mutex;
   mutable int open_seq = -1;
   mutable h5::Handle open_attention;
-  // Reads around HDF5's serial read path (null with direct_reads off), and each sequence's plan,
-  // made when its attention is first opened.
+  // Reads around HDF5's serial read path (every plan HDF5's with direct_reads off), and each
+  // sequence's plan, made when its attention is first opened.
   std::unique_ptr<corpus::DirectReader> direct;
   mutable std::vector<std::optional<corpus::DirectReadPlan>> direct_plans;
   // Stored bits read whole: read_heads' before widening (kept up to kKeptBlockBytes), and
@@ -257,7 +257,7 @@ void CorpusReader::Impl::read_block(int seq, int layer, int head_begin, int head
   h5::Handle file_space = h5::space_handle(H5Dget_space(ds));
   const std::array<hsize_t, 4> start = {static_cast<hsize_t>(layer), static_cast<hsize_t>(head_begin), row_begin, 0};
   const std::array<hsize_t, 4> count = {1, static_cast<hsize_t>(head_count), rows, seq_len};
-  if (direct && H5Tequal(memory_type, stored[seq].raw_memory_type) > 0 &&
+  if (H5Tequal(memory_type, stored[seq].raw_memory_type) > 0 &&
       direct->read(ds, direct_plan(seq), start, count, out, label(seq, "attention")))
     return;
   // The memory space has the selection's own 4-D shape: with a 1-D one HDF5 1.10 maps chunked
@@ -287,7 +287,7 @@ CorpusReader::CorpusReader(const std::string& path, ReaderOptions options) : imp
   if (names.empty()) throw InputError(fmt::format("{}:/sequences is empty: no sequences to read", path));
   for (const std::string& name : names) impl_->load_sequence(sequences, name);
   impl_->direct_plans.resize(impl_->infos.size());
-  if (options.direct_reads) impl_->direct = std::make_unique<corpus::DirectReader>(path, options.threads);
+  impl_->direct = std::make_unique<corpus::DirectReader>(path, options.threads, options.direct_reads);
 }
 
 CorpusReader::~CorpusReader() = default;
@@ -383,7 +383,7 @@ void CorpusReader::read_heads_raw_rows(int seq, int layer, int head_begin, int h
                                                         const unsigned char* rows) {
     consume(static_cast<int>(head), static_cast<int>(row_begin), static_cast<int>(row_end), rows);
   };
-  if (impl_->direct && impl_->direct->read_rows(impl_->attention(seq), impl_->direct_plan(seq), start, count, forward,
+  if (impl_->direct->read_rows(impl_->attention(seq), impl_->direct_plan(seq), start, count, forward,
                                                 impl_->label(seq, "attention")))
     return;
   // Otherwise the heads are read whole (HDF5's read path, or direct reads into one buffer where
@@ -393,17 +393,12 @@ void CorpusReader::read_heads_raw_rows(int seq, int layer, int head_begin, int h
   std::vector<unsigned char>& block = impl_->raw_block;
   if (block.size() < bytes) block.resize(bytes);
   impl_->read_block(seq, layer, head_begin, head_count, 0, S, impl_->stored[seq].raw_memory_type, block.data());
-  if (impl_->direct) {
-    impl_->direct->hand_over(block.data(), dtype_size(impl_->infos[seq].dtype), start, count, forward);
-  } else {
-    for (int h = 0; h < head_count; ++h) consume(h, 0, static_cast<int>(S), block.data() + bytes / head_count * h);
-  }
+  impl_->direct->hand_over(block.data(), dtype_size(impl_->infos[seq].dtype), start, count, forward);
 }
 
 std::string CorpusReader::read_path(int seq) const {
   std::lock_guard lock(impl_->mutex);
   impl_->check_read(seq, 0, 0, 0);
-  if (!impl_->direct) return "HDF5's read path (direct reads off)";
   return impl_->direct_plan(seq).description;
 }
 

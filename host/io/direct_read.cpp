@@ -34,7 +34,27 @@ constexpr std::size_t kKeptScratchBytes = std::size_t{16} << 20;
 // them still in cache.
 constexpr std::size_t kRowRunBytes = std::size_t{256} << 10;
 
-hsize_t rows_per_run(hsize_t row_bytes) { return std::max<hsize_t>(1, kRowRunBytes / std::max<hsize_t>(1, row_bytes)); }
+// A block's matrices cut into runs of whole rows: task t is rows [first, last) (counted from the
+// block's first row) of matrix `matrix`.
+struct RowRuns {
+  hsize_t rows_per_run, runs_per_matrix, tasks;
+  RowRuns(const std::array<hsize_t, 4>& count, hsize_t row_bytes)
+      : rows_per_run(std::max<hsize_t>(1, kRowRunBytes / std::max<hsize_t>(1, row_bytes))),
+        runs_per_matrix((count[2] + rows_per_run - 1) / rows_per_run),
+        tasks(count[0] * count[1] * runs_per_matrix),
+        rows_(count[2]) {}
+  struct Run {
+    hsize_t matrix, first, last;
+  };
+  Run operator()(std::int64_t task) const {
+    const auto t = static_cast<hsize_t>(task);
+    const hsize_t first = (t % runs_per_matrix) * rows_per_run;
+    return Run{t / runs_per_matrix, first, std::min(rows_, first + rows_per_run)};
+  }
+
+ private:
+  hsize_t rows_;
+};
 
 std::string format_coords(const std::array<hsize_t, 4>& c) {
   return fmt::format("[{}, {}, {}, {}]", c[0], c[1], c[2], c[3]);
@@ -60,8 +80,8 @@ struct DecodeScratch {
 
 }  // namespace
 
-DirectReader::DirectReader(const std::string& path, int threads)
-    : path_(path), threads_(threads > 0 ? threads : available_cpus()) {
+DirectReader::DirectReader(const std::string& path, int threads, bool enabled)
+    : path_(path), threads_(threads > 0 ? threads : available_cpus()), enabled_(enabled) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw InputError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
 }
@@ -70,9 +90,13 @@ DirectReader::~DirectReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-ThreadPool& DirectReader::pool() {
+void DirectReader::run_tasks(std::int64_t tasks, std::size_t bytes, const std::function<void(std::int64_t)>& task) {
+  if (bytes < kSerialBytes) {  // not worth waking the pool
+    for (std::int64_t t = 0; t < tasks; ++t) task(t);
+    return;
+  }
   if (!pool_) pool_ = std::make_unique<ThreadPool>(threads_);
-  return *pool_;
+  pool_->parallel_for(tasks, task);
 }
 
 std::string DirectReader::thread_count_text() const {
@@ -96,6 +120,7 @@ DirectReadPlan DirectReader::plan(hid_t dataset, hid_t raw_memory_type) const {
   const std::vector<hsize_t> dims = h5::dims(dataset);
   if (dims.size() != 4) return hdf5_path(plan, "not 4-D");
   std::copy(dims.begin(), dims.end(), plan.dims.begin());
+  if (!enabled_) return hdf5_path(plan, "direct reads off");
   h5::Handle file_type = h5::type_handle(H5Dget_type(dataset));
   if (H5Tequal(file_type, raw_memory_type) <= 0) return hdf5_path(plan, "stored in another byte order");
 
@@ -185,37 +210,26 @@ void DirectReader::read_contiguous_rows(const DirectReadPlan& plan, const std::a
                                         const std::string& where) {
   const auto& d = plan.dims;
   const hsize_t row_bytes = d[3] * plan.elem_size;
-  const hsize_t rows = rows_per_run(row_bytes);
-  const hsize_t runs_per_matrix = (count[2] + rows - 1) / rows;
-  const hsize_t tasks = count[0] * count[1] * runs_per_matrix;
-  const auto read_run = [&](std::int64_t task) {
-    const hsize_t matrix = static_cast<hsize_t>(task) / runs_per_matrix;
-    const hsize_t row_begin = start[2] + (static_cast<hsize_t>(task) % runs_per_matrix) * rows;
-    const hsize_t row_end = std::min(start[2] + count[2], row_begin + rows);
-    const hsize_t layer = start[0] + matrix / count[1], head = start[1] + matrix % count[1];
+  const RowRuns runs(count, row_bytes);
+  run_tasks(static_cast<std::int64_t>(runs.tasks), count[0] * count[1] * count[2] * row_bytes, [&](std::int64_t task) {
+    const RowRuns::Run run = runs(task);
+    const hsize_t layer = start[0] + run.matrix / count[1], head = start[1] + run.matrix % count[1];
+    const hsize_t row_begin = start[2] + run.first, bytes = (run.last - run.first) * row_bytes;
     thread_local std::vector<unsigned char> buffer;
-    buffer.resize(std::max<std::size_t>(buffer.size(), (row_end - row_begin) * row_bytes));
-    pread_fully(buffer.data(), (row_end - row_begin) * row_bytes,
-                plan.file_offset + ((layer * d[1] + head) * d[2] + row_begin) * row_bytes, where);
-    consume(matrix, row_begin, row_end, buffer.data());
-  };
-  if (count[0] * count[1] * count[2] * row_bytes < kSerialBytes) {  // not worth waking the pool
-    for (hsize_t t = 0; t < tasks; ++t) read_run(static_cast<std::int64_t>(t));
-  } else {
-    pool().parallel_for(static_cast<std::int64_t>(tasks), read_run);
-  }
+    buffer.resize(std::max<std::size_t>(buffer.size(), bytes));
+    pread_fully(buffer.data(), bytes, plan.file_offset + ((layer * d[1] + head) * d[2] + row_begin) * row_bytes, where);
+    consume(run.matrix, row_begin, start[2] + run.last, buffer.data());
+  });
 }
 
 void DirectReader::hand_over(const unsigned char* block, std::size_t elem_size, const std::array<hsize_t, 4>& start,
                              const std::array<hsize_t, 4>& count, const RowConsumer& consume) {
   const hsize_t row_bytes = count[3] * elem_size;
-  const hsize_t rows = rows_per_run(row_bytes);
-  const hsize_t runs_per_matrix = (count[2] + rows - 1) / rows;
-  pool().parallel_for(static_cast<std::int64_t>(count[0] * count[1] * runs_per_matrix), [&](std::int64_t task) {
-    const hsize_t matrix = static_cast<hsize_t>(task) / runs_per_matrix;
-    const hsize_t first = (static_cast<hsize_t>(task) % runs_per_matrix) * rows;
-    const hsize_t last = std::min(count[2], first + rows);
-    consume(matrix, start[2] + first, start[2] + last, block + (matrix * count[2] + first) * row_bytes);
+  const RowRuns runs(count, row_bytes);
+  run_tasks(static_cast<std::int64_t>(runs.tasks), count[0] * count[1] * count[2] * row_bytes, [&](std::int64_t task) {
+    const RowRuns::Run run = runs(task);
+    consume(run.matrix, start[2] + run.first, start[2] + run.last,
+            block + (run.matrix * count[2] + run.first) * row_bytes);
   });
 }
 
@@ -259,15 +273,10 @@ void DirectReader::read_contiguous(const DirectReadPlan& plan, const std::array<
     for (std::size_t done = 0; done < r.bytes; done += kPieceBytes)
       pieces.push_back(Run{r.offset + done, std::min(kPieceBytes, r.bytes - done), r.out + done});
   }
-  const auto read_piece = [&](std::int64_t i) {
+  run_tasks(static_cast<std::int64_t>(pieces.size()), total, [&](std::int64_t i) {
     const Run& p = pieces[static_cast<std::size_t>(i)];
     pread_fully(p.out, p.bytes, p.offset, where);
-  };
-  if (total < kSerialBytes) {
-    for (std::size_t i = 0; i < pieces.size(); ++i) read_piece(static_cast<std::int64_t>(i));
-  } else {
-    pool().parallel_for(static_cast<std::int64_t>(pieces.size()), read_piece);
-  }
+  });
 }
 
 bool DirectReader::read_chunked(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
@@ -371,8 +380,8 @@ bool DirectReader::read_chunked(hid_t dataset, const DirectReadPlan& plan, const
       if (H5Dread_chunk(dataset, H5P_DEFAULT, chunk.offset.data(), &chunk.skipped_filters, chunk.stored.data()) < 0)
         throw InputError(fmt::format("cannot read the chunk at {} of {}", format_coords(chunk.offset), where));
     }
-    pool().parallel_for(static_cast<std::int64_t>(end - begin),
-                        [&](std::int64_t i) { decode_and_place(chunks[begin + static_cast<std::size_t>(i)]); });
+    run_tasks(static_cast<std::int64_t>(end - begin), (end - begin) * chunk_bytes,
+              [&](std::int64_t i) { decode_and_place(chunks[begin + static_cast<std::size_t>(i)]); });
     begin = end;
   }
   return true;

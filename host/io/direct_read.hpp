@@ -45,8 +45,9 @@ class DirectReader {
   using RowConsumer =
       std::function<void(hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* rows)>;
 
-  // Opens `path` (the corpus) for preads; `threads` <= 0: available_cpus().
-  DirectReader(const std::string& path, int threads);
+  // Opens `path` (the corpus) for preads; `threads` <= 0: available_cpus(). Not `enabled`: every
+  // plan is HDF5's read path (for comparisons), and only the pool is used, to hand blocks over.
+  DirectReader(const std::string& path, int threads, bool enabled = true);
   ~DirectReader();
   DirectReader(const DirectReader&) = delete;
   DirectReader& operator=(const DirectReader&) = delete;
@@ -86,15 +87,18 @@ class DirectReader {
                             const std::array<hsize_t, 4>& count, const RowConsumer& consume, const std::string& where);
   bool read_chunked(hid_t dataset, const DirectReadPlan& plan, const std::array<hsize_t, 4>& start,
                     const std::array<hsize_t, 4>& count, Destination to, const std::string& where);
+  // Runs task(0..tasks-1) on the pool, or on the calling thread when `bytes` (what the tasks move)
+  // is too few to be worth waking the pool.
+  void run_tasks(std::int64_t tasks, std::size_t bytes, const std::function<void(std::int64_t)>& task);
   std::string thread_count_text() const;  // "1 thread", "16 threads"
   // Whether `dataset` lives in the file open for preads, not behind an external link.
   bool stored_in_this_file(hid_t dataset) const;
   void pread_fully(void* out, std::size_t bytes, std::uint64_t offset, const std::string& where) const;
-  ThreadPool& pool();
 
   std::string path_;
   int fd_ = -1;
   int threads_ = 0;
+  bool enabled_ = true;
   std::unique_ptr<ThreadPool> pool_;  // made on first use: a reader that only checks structure starts no threads
 };
 
