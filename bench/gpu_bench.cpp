@@ -3,7 +3,8 @@
 //                      fraction of a device-to-device cudaMemcpyAsync of the same bytes measured
 //                      in the same run (counter frac_of_copy_bw; target >= 0.7); U units (layers)
 //                      in one launch, as the engine batches short sequences.
-//   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns.
+//   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns, with
+//                      the thread-per-job and the warp-per-job kernel side by side.
 //   BM_FetchResults    copying one batch's node arrays (a 1,024-token layer of 32 heads: ~34 M
 //                      nodes, 272 MB) back to the host, in bytes/s: into zeroed pageable vectors
 //                      (before ResultColumn), into a pageable ResultColumn, into a pinned one (now);
@@ -157,7 +158,8 @@ void BM_GpuRowTopK(benchmark::State& state) {
   state.SetLabel(fmt::format("{} {} S={} H={} K={} units={}", elems[state.range(0)], modes[state.range(1)], S, H, K, U));
 }
 
-// Args: {S, B, K, matrices}. Every target of every matrix.
+// Args: {S, B, K, matrices, kernel, targets}: the last `targets` positions (0 = every one) of
+// every matrix, searched by kernel 1 (one thread per job) or 2 (one warp per job), gpu::BeamKernel.
 void BM_GpuBeamSearch(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const int S = static_cast<int>(state.range(0));
@@ -165,6 +167,8 @@ void BM_GpuBeamSearch(benchmark::State& state) {
   params.top_beam = static_cast<int>(state.range(1));
   params.top_k = static_cast<int>(state.range(2));
   const int M = static_cast<int>(state.range(3));
+  const auto kernel = static_cast<gpu::BeamKernel>(state.range(4));
+  const int first_target = state.range(5) > 0 ? S - static_cast<int>(state.range(5)) : 0;
   std::vector<CandidateTable> tables;
   for (int m = 0; m < M; ++m) {
     const std::vector<float> a = synth_head_matrix(static_cast<HeadPattern>(m % 5), S, 200 + m);
@@ -174,7 +178,7 @@ void BM_GpuBeamSearch(benchmark::State& state) {
   for (const auto& t : tables) ptrs.push_back(&t);
   std::vector<gpu::BeamJob> jobs;
   std::int64_t arena = 0;
-  for (int t = S - 1; t >= 0; --t)  // longest first, as the engine orders them
+  for (int t = S - 1; t >= first_target; --t)  // longest first, as the engine orders them
     for (int m = 0; m < M; ++m) {
       jobs.push_back(gpu::BeamJob{m, t, arena});
       arena += static_cast<std::int64_t>(t + 1) * params.top_beam;
@@ -187,7 +191,7 @@ void BM_GpuBeamSearch(benchmark::State& state) {
   TraceResults fetched;
   for (auto _ : state) {
     e0.record(stream.get());
-    ws.enqueue_batch(jobs, params, stream.get());
+    ws.enqueue_batch(jobs, params, stream.get(), kernel);
     e1.record(stream.get());
     stream.sync();
     state.SetIterationTime(e1.since(e0) / 1e3);
@@ -198,7 +202,8 @@ void BM_GpuBeamSearch(benchmark::State& state) {
   }
   state.counters["jobs_per_s"] = benchmark::Counter(static_cast<double>(jobs.size()) * state.iterations(), benchmark::Counter::kIsRate);
   state.counters["nodes_per_job"] = static_cast<double>(nodes) / static_cast<double>(jobs.size());
-  state.SetLabel(fmt::format("S={} B={} K={} {} jobs", S, params.top_beam, params.top_k, jobs.size()));
+  state.SetLabel(fmt::format("{} S={} B={} K={} {} jobs", kernel == gpu::BeamKernel::thread_per_job ? "thread/job" : "warp/job",
+                             S, params.top_beam, params.top_k, jobs.size()));
 }
 
 // Args: {how}: 0 = std::vector resized (zeroed) then copied into, pageable; 1 = ResultColumn
@@ -391,11 +396,19 @@ BENCHMARK(BM_GpuRowTopK)
     ->Args({0, kMean, 128, 32, 5, 31, 4})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
+constexpr int kThreadPerJob = static_cast<int>(gpu::BeamKernel::thread_per_job);
+constexpr int kWarpPerJob = static_cast<int>(gpu::BeamKernel::warp_per_job);
 BENCHMARK(BM_GpuBeamSearch)
-    ->ArgNames({"S", "B", "K", "M"})
-    ->Args({1024, 5, 5, 32})
-    ->Args({1024, 32, 32, 8})
-    ->Args({4096, 5, 5, 4})
+    ->ArgNames({"S", "B", "K", "M", "kernel", "T"})
+    ->Args({1024, 5, 5, 32, kThreadPerJob, 0})  // the two search kernels side by side: every target ...
+    ->Args({1024, 5, 5, 32, kWarpPerJob, 0})
+    ->Args({1024, 8, 8, 32, kThreadPerJob, 0})
+    ->Args({1024, 8, 8, 32, kWarpPerJob, 0})
+    ->Args({1024, 5, 5, 64, kThreadPerJob, 1})  // ... and one job per matrix (the default target)
+    ->Args({1024, 5, 5, 64, kWarpPerJob, 1})
+    ->Args({4096, 5, 5, 4, kThreadPerJob, 0})
+    ->Args({4096, 5, 5, 4, kWarpPerJob, 0})
+    ->Args({1024, 32, 32, 8, kWarpPerJob, 0})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FetchResults)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();

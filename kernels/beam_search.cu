@@ -1,7 +1,13 @@
-// Stage (b) on the GPU: the beam search of SPEC §1.3 for a batch of jobs, one warp per job, then
-// compaction of the result paths into the SPEC §5 arrays (CUB scans + a gather kernel).
+// Stage (b) on the GPU: the beam search of SPEC §1.3 for a batch of jobs, then compaction of the
+// result paths into the SPEC §5 arrays (CUB scans + a gather kernel). Two search kernels write the
+// same history and stubs (BeamArgs::kernel; by default the first when B allows):
+//   serial_search_kernel  one thread per job, B <= kThreadPerJobMaxBeams: 32 jobs per warp, each
+//                         job's beams in registers (detail/serial_beam_search.hpp, also run by CI
+//                         on the host);
+//   beam_search_kernel    one warp per job, any B <= 32: beams on lanes, described below.
+// BM_GpuBeamSearch measures both side by side.
 //
-// Per job (warp), per step:
+// The warp kernel, per job (warp), per step:
 //   lane b holds active beam b (b < B <= 32): its last position and raw score; every active beam
 //   has the same number of edges, so each beam's expansions come out of its candidate row already
 //   in normalised-score order (weights descending, rank ascending on equal scores).
@@ -30,11 +36,15 @@
 #include "kernels/warp_queue.cuh"
 #include "ratrace/detail/float_convert.hpp"
 #include "ratrace/detail/scoring.hpp"
+#include "ratrace/detail/serial_beam_search.hpp"
 
 namespace ratrace::gpu {
 namespace {
 
-constexpr int kThreads = 128;  // 4 jobs per block
+constexpr int kThreads = 128;  // the warp kernel: 4 jobs per block
+// The thread-per-job kernel holds about 200 registers per thread: blocks of 2 warps let 5 of them
+// (10 warps) share a multiprocessor, where 128-thread blocks would fit only 2 (8 warps).
+constexpr int kSerialThreads = 64;
 
 __device__ __forceinline__ float quiet_nan() { return __int_as_float(0x7fc00000); }
 
@@ -107,11 +117,6 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
   const std::int32_t* count = a.tables.count + matrix_rows;
   const std::uint32_t* end_mask = a.tables.end_mask + matrix_rows;
   HistoryRecord* history = s.arena + job.arena_offset;
-  const LengthNormKind norm_kind = a.norm_kind;
-  const double norm_alpha = a.norm_alpha;
-  const auto norm = [norm_kind, norm_alpha](double raw, int edges) {
-    return detail::normalise_score(raw, edges, norm_kind, norm_alpha);
-  };
 
   if (lane == 0) history[0] = HistoryRecord{job.target, -1, quiet_nan()};
   int pos = lane == 0 ? job.target : -1;  // active beam `lane`
@@ -120,6 +125,9 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
   TerminalList terminal;
   int step = 0;
   for (; num_active > 0; ++step) {
+    // Scores of this step's beams and of their expansions: raw / denominator (detail::normalise_score).
+    const double denom_here = detail::score_denominator(step, a.norm_kind, a.norm_alpha);
+    const double denom_next = detail::score_denominator(step + 1, a.norm_kind, a.norm_alpha);
     const bool mine = lane < num_active;
     const int cnt = mine ? count[pos] : 0;
     const bool stuck = mine && (pos == 0 || cnt == 0);
@@ -128,7 +136,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
     for (unsigned lanes = __ballot_sync(kFullMask, stuck); lanes != 0; lanes &= lanes - 1) {
       const int b = __ffs(lanes) - 1;
       const double b_raw = __shfl_sync(kFullMask, raw, b);
-      terminal.append(norm(b_raw, step), b_raw, step, b, -1, 0.0f, lane, B);
+      terminal.append(b_raw / denom_here, b_raw, step, b, -1, 0.0f, lane, B);
     }
 
     // 1b. Expansions that end a path, in (beam, rank) order.
@@ -143,7 +151,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
         const std::int64_t e = static_cast<std::int64_t>(c) * K + (__ffs(bits) - 1);
         const Candidate cand = entries[e];
         const double e_raw = b_raw + logp[e];
-        terminal.append(norm(e_raw, step + 1), e_raw, step, b, cand.pos, cand.attn, lane, B);
+        terminal.append(e_raw / denom_next, e_raw, step, b, cand.pos, cand.attn, lane, B);
       }
     }
 
@@ -152,7 +160,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
     double head_raw = 0.0, head_norm = 0.0;
     if (head >= 0) {
       head_raw = raw + logp[static_cast<std::int64_t>(pos) * K + head];
-      head_norm = norm(head_raw, step + 1);
+      head_norm = head_raw / denom_next;
     }
     int next_pos = -1;
     double next_raw = 0.0;
@@ -181,7 +189,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
         head = open != 0 ? __ffs(open) - 1 : -1;
         if (head >= 0) {
           head_raw = raw + logp[static_cast<std::int64_t>(pos) * K + head];
-          head_norm = norm(head_raw, step + 1);
+          head_norm = head_raw / denom_next;
         }
       }
     }
@@ -199,6 +207,44 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
     s.node_count[stub] = 0;
   }
   if (lane == 0) s.path_count[job_index] = terminal.size;
+}
+
+// One thread per job (top_beam <= kThreadPerJobMaxBeams): detail::serial_beam_search, which
+// writes the history as the warp kernel does; the terminal list goes out as the same stubs.
+__global__ void __launch_bounds__(kSerialThreads) serial_search_kernel(BeamArgs a, BatchScratch s) {
+  const std::int64_t job_index = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int B = a.top_beam;
+  if (job_index == 0) {  // the scans' closing zeros
+    s.path_count[a.num_jobs] = 0;
+    s.node_count[static_cast<std::int64_t>(a.num_jobs) * B] = 0;
+  }
+  if (job_index >= a.num_jobs) return;
+
+  const BeamJob job = a.jobs[job_index];
+  const std::int64_t first_row = a.tables.row_begin[job.matrix];  // row 0 of the job's matrix
+  const std::int64_t K = a.tables.top_k;
+  const detail::search_rows_ref rows{a.tables.entries + first_row * K, a.tables.logp + first_row * K,
+                                     a.tables.count + first_row, a.tables.end_mask + first_row, a.tables.top_k};
+  HistoryRecord* history = s.arena + job.arena_offset;
+  const auto record = [history](std::int64_t k, int pos, int parent, float attn) {
+    history[k] = HistoryRecord{pos, parent, attn};
+  };
+  detail::SerialTerminals<kThreadPerJobMaxBeams> terminal;
+  detail::serial_beam_search(rows, job.target, B, a.norm_kind, a.norm_alpha, record, terminal);
+
+#pragma unroll
+  for (int r = 0; r < kThreadPerJobMaxBeams; ++r) {
+    if (r >= B) break;
+    const std::int64_t stub = job_index * B + r;
+    if (r < terminal.size) {
+      s.stubs[stub] = PathStub{terminal.raw[r], terminal.norm[r], terminal.step(r), terminal.slot(r),
+                               terminal.extra_pos[r], terminal.extra_attn[r]};
+      s.node_count[stub] = terminal.step(r) + 1 + (terminal.extra_pos[r] >= 0 ? 1 : 0);
+    } else {
+      s.node_count[stub] = 0;
+    }
+  }
+  s.path_count[job_index] = terminal.size;
 }
 
 // One thread per (job, result rank): walks the history back from the path's last active beam.
@@ -257,10 +303,16 @@ std::size_t scan_temp_bytes(std::int64_t num_jobs, std::int32_t top_beam) {
 void launch_beam_batch(const BeamArgs& args, const BatchScratch& scratch, const BatchOutputs& out,
                        cudaStream_t stream) {
   if (args.num_jobs <= 0) return;
-  const std::int64_t threads_needed = static_cast<std::int64_t>(args.num_jobs) * 32;
-  launch_kernel(beam_search_kernel, static_cast<unsigned>((threads_needed + kThreads - 1) / kThreads), kThreads, 0,
-                stream, args, scratch);
-  check(cudaGetLastError(), "beam_search_kernel launch");
+  if (uses_thread_per_job(args.kernel, args.top_beam)) {
+    launch_kernel(serial_search_kernel, static_cast<unsigned>((args.num_jobs + kSerialThreads - 1) / kSerialThreads),
+                  kSerialThreads, 0, stream, args, scratch);
+    check(cudaGetLastError(), "serial_search_kernel launch");
+  } else {
+    const std::int64_t threads_needed = static_cast<std::int64_t>(args.num_jobs) * 32;
+    launch_kernel(beam_search_kernel, static_cast<unsigned>((threads_needed + kThreads - 1) / kThreads), kThreads, 0,
+                  stream, args, scratch);
+    check(cudaGetLastError(), "beam_search_kernel launch");
+  }
 
   // path_begin = exclusive sum of path counts; per-(job, rank) node offsets = exclusive sum of
   // node counts (0 past a job's paths), so the gather writes every path contiguously in order.

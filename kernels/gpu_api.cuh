@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "gpu/launch_layout.hpp"
 #include "ratrace/candidate_table.hpp"
@@ -48,7 +50,7 @@ struct TopkArgs {
   std::int32_t max_aggregate_heads = 0;
   const std::uint8_t* key_masks = nullptr;  // device, concatenated (MatrixDesc::mask_offset)
   std::int32_t top_k = 5;
-  double min_attn = 0.0;
+  float attn_threshold = 0.0f;  // detail::float_threshold(min_attn)
   // Warps of the head kernel's 4-warp blocks that share one row: 4 (a block per row), 2 or 1 (a
   // warp per row, 4 rows per block). Same results; which is fastest is for BM_GpuRowTopK to say.
   std::int32_t head_warps_per_row = kHeadWarpsPerRow;
@@ -115,7 +117,22 @@ struct BatchScratch {
   std::size_t scan_temp_bytes = 0;
 };
 
+// Which search kernel runs a batch (kernels/beam_search.cu): one thread per job where B allows
+// (automatic), or either one by name; results are the same.
+inline constexpr int kThreadPerJobMaxBeams = 8;
+enum class BeamKernel : int { automatic = 0, thread_per_job = 1, warp_per_job = 2 };
+// Whether `kernel` runs as one thread per job for this B; throws std::invalid_argument when
+// thread_per_job is asked for with B > kThreadPerJobMaxBeams.
+inline bool uses_thread_per_job(BeamKernel kernel, int top_beam) {
+  const bool fits = top_beam <= kThreadPerJobMaxBeams;
+  if (kernel == BeamKernel::thread_per_job && !fits)
+    throw std::invalid_argument("the thread-per-job search kernel takes top_beam <= " +
+                                std::to_string(kThreadPerJobMaxBeams) + ", not " + std::to_string(top_beam));
+  return kernel == BeamKernel::thread_per_job || (kernel == BeamKernel::automatic && fits);
+}
+
 struct BeamArgs {
+  BeamKernel kernel = BeamKernel::automatic;
   DeviceTables tables;
   const BeamJob* jobs = nullptr;  // device [num_jobs]
   std::int32_t num_jobs = 0;

@@ -151,9 +151,10 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
         const int c = c0 + u * row_warps;
         if (c >= num_chunks) break;  // warp-uniform
         const int j = c * 32 + lane;
+        const double wide = static_cast<double>(v[u]);  // one conversion for both sums
         if (check && j <= i) {
           bad |= detail::is_bad_weight(v[u]);
-          row_sum += static_cast<double>(v[u]);
+          row_sum += wide;
         }
         std::uint64_t key = 0;
         if (j < i) {
@@ -162,8 +163,8 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
             flush_bin(bins[group], tracker.bin, acc);
             tracker.enter(d);
           }
-          acc += static_cast<double>(v[u]);
-          if (key_usable(key_mask, j) && detail::passes_threshold(v[u], a.min_attn))
+          acc += wide;
+          if (key_usable(key_mask, j) && detail::passes_float_threshold(v[u], a.attn_threshold))
             key = detail::candidate_key(v[u], j);
         }
         top.offer(key, a.top_k, lane);
@@ -241,9 +242,10 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
       for (int t = 0; t < kTile; ++t) {
         const int j = (c0 + t * warps) * 32 + lane;
         if (j > i) continue;
+        const double wide = static_cast<double>(v[t]);  // once for both sums
         bad |= detail::is_bad_weight(v[t]);
-        head_part += static_cast<double>(v[t]);
-        sum[t] += static_cast<double>(v[t]);  // head order, as SPEC §3
+        head_part += wide;
+        sum[t] += wide;  // head order, as SPEC §3
         mx[t] = v[t] > mx[t] ? v[t] : mx[t];
       }
       head_sums[h * blockDim.x + threadIdx.x] += head_part;
@@ -265,8 +267,8 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
         acc_mean += static_cast<double>(mean);
         acc_max += static_cast<double>(mx[t]);
         if (key_usable(key_mask, j)) {
-          if (detail::passes_threshold(mean, a.min_attn)) key_mean = detail::candidate_key(mean, j);
-          if (detail::passes_threshold(mx[t], a.min_attn)) key_max = detail::candidate_key(mx[t], j);
+          if (detail::passes_float_threshold(mean, a.attn_threshold)) key_mean = detail::candidate_key(mean, j);
+          if (detail::passes_float_threshold(mx[t], a.attn_threshold)) key_max = detail::candidate_key(mx[t], j);
         }
       }
       if (want_mean) top_mean.offer(key_mean, a.top_k, lane);

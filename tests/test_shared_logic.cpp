@@ -126,6 +126,17 @@ TEST(Scoring, NormaliseScorePerMode) {
   EXPECT_EQ(normalise_score(raw, 1, LengthNormKind::pow, 0.7), raw);
 }
 
+// What a search step divides all its expansions' raw scores by (computed once per step).
+TEST(Scoring, ScoreDenominatorPerMode) {
+  for (const auto kind : {LengthNormKind::none, LengthNormKind::avg_logprob, LengthNormKind::sqrt, LengthNormKind::pow})
+    EXPECT_EQ(score_denominator(0, kind, 0.7), 1.0);
+  EXPECT_EQ(score_denominator(4, LengthNormKind::none, 1.0), 1.0);
+  EXPECT_EQ(score_denominator(4, LengthNormKind::avg_logprob, 1.0), 4.0);
+  EXPECT_EQ(score_denominator(4, LengthNormKind::sqrt, 1.0), 2.0);
+  EXPECT_EQ(score_denominator(5, LengthNormKind::pow, 0.7), std::pow(5.0, 0.7));
+  EXPECT_EQ(score_denominator(1, LengthNormKind::pow, 0.7), 1.0);
+}
+
 TEST(Scoring, EdgeLogprobClampsAt1e12) {
   EXPECT_EQ(edge_logprob(1.0f), 0.0);
   EXPECT_EQ(edge_logprob(0.5f), std::log(0.5));
@@ -142,6 +153,44 @@ TEST(Scoring, PassesThresholdComparesTheFloatWidened) {
   EXPECT_FALSE(passes_threshold(0.7f, 0.7));  // 0.7f = 0.69999998807...
   EXPECT_TRUE(passes_threshold(0.5f, 0.5));
   EXPECT_FALSE(passes_threshold(0.25f, 0.5));
+}
+
+// The GPU's float form of the threshold (float_threshold once, then float compares) decides as
+// SPEC §2's double comparison does, for every float: checked on the floats next to each threshold
+// (where a wrong rounding would show) and on random ones, for thresholds that are floats, fall
+// between floats, are subnormal, zero or beyond the largest float.
+TEST(Scoring, FloatThresholdDecidesAsTheDoubleComparison) {
+  std::mt19937_64 rng(17);
+  std::vector<double> taus = {0.0, 0.3, 0.7, 0.5, 0.02, 0.01, 1.0, 1e-300, 1e-45, 1e-40,
+                              static_cast<double>(std::numeric_limits<float>::denorm_min()),
+                              static_cast<double>(std::numeric_limits<float>::max()),
+                              static_cast<double>(std::numeric_limits<float>::max()) * 1.0000001, 1e300};
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (int k = 0; k < 2000; ++k) {
+    const float f = static_cast<float>(unit(rng));
+    taus.push_back(unit(rng) * (k % 3 == 0 ? 1e-38 : 1.0));                              // anywhere
+    taus.push_back(static_cast<double>(f));                                                // a float
+    taus.push_back((static_cast<double>(f) + static_cast<double>(std::nextafter(f, 2.0f))) / 2);  // a midpoint
+  }
+  std::int64_t checked = 0;
+  for (const double tau : taus) {
+    const float threshold = float_threshold(tau);
+    EXPECT_GE(static_cast<double>(threshold), tau);  // and no smaller float is
+    EXPECT_LT(static_cast<double>(std::nextafter(threshold, -HUGE_VALF)), tau) << tau;
+    std::vector<float> floats = {0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), 1.0f,
+                                 std::numeric_limits<float>::max(), HUGE_VALF};
+    for (const float start : {threshold, static_cast<float>(tau)}) {  // 4 floats each way
+      float up = start, down = start;
+      for (int n = 0; n < 4; ++n, up = std::nextafter(up, HUGE_VALF), down = std::nextafter(down, -HUGE_VALF))
+        floats.insert(floats.end(), {up, down});
+    }
+    for (int r = 0; r < 20; ++r) floats.push_back(static_cast<float>(unit(rng)));
+    for (const float a : floats) {
+      ASSERT_EQ(passes_float_threshold(a, threshold), passes_threshold(a, tau)) << "a=" << a << " tau=" << tau;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 200000);
 }
 
 TEST(Scoring, BadWeights) {

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "ratrace/detail/scoring.hpp"
+
 namespace ratrace::gpu {
 namespace {
 
@@ -185,7 +187,7 @@ void Workspace::upload_descriptors(const LaunchLayout& l, cudaStream_t stream) {
   topk_args_.max_aggregate_heads = l.max_aggregate_heads;
   topk_args_.key_masks = l.key_masks.empty() ? nullptr : dev + s.key_masks;
   topk_args_.top_k = l.top_k;
-  topk_args_.min_attn = l.min_attn;
+  topk_args_.attn_threshold = detail::float_threshold(l.min_attn);
   topk_args_.head_warps_per_row = l.head_warps_per_row;
 }
 
@@ -312,7 +314,8 @@ std::vector<CandidateTable> Workspace::download_tables(cudaStream_t stream) cons
   return out;
 }
 
-void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchParams& params, cudaStream_t stream) {
+void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchParams& params, cudaStream_t stream,
+                              BeamKernel kernel) {
   num_jobs_ = static_cast<int>(jobs.size());
   const std::size_t n = jobs.size();
   const std::size_t B = static_cast<std::size_t>(params.top_beam);
@@ -345,6 +348,7 @@ void Workspace::enqueue_batch(const std::vector<BeamJob>& jobs, const SearchPara
   out.node_edge_attn = static_cast<float*>(node_edge_attn_.get());
 
   BeamArgs a;
+  a.kernel = kernel;
   a.tables = tables_;
   a.jobs = static_cast<const BeamJob*>(jobs_.get());
   a.num_jobs = static_cast<std::int32_t>(n);

@@ -56,8 +56,10 @@ class Workspace {
   const TopkArgs& last_topk_args() const { return topk_args_; }
 
   // Enqueues the searches of `jobs` over the tables of the last launch. Jobs are run as given;
-  // callers sort them by target descending.
-  void enqueue_batch(const std::vector<BeamJob>& jobs, const SearchParams& params, cudaStream_t stream);
+  // callers sort them by target descending. `kernel`: which search kernel (tests and benchmarks
+  // name one; the engine leaves the choice to B).
+  void enqueue_batch(const std::vector<BeamJob>& jobs, const SearchParams& params, cudaStream_t stream,
+                     BeamKernel kernel = BeamKernel::automatic);
   // Copies the last batch's paths back into `out`'s path and node arrays, in the SPEC §5 layout with
   // batch-relative offsets (waits for the stream). Leaves out.jobs alone; reuses the arrays' capacity.
   void fetch_batch(cudaStream_t stream, TraceResults& out);

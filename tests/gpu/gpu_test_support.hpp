@@ -161,7 +161,8 @@ struct Job {
 inline std::vector<std::vector<PathResult>> run_beams(const std::vector<const CandidateTable*>& tables,
                                                       const std::vector<Job>& jobs,
                                                       const std::vector<std::uint8_t>& is_bos,
-                                                      const SearchParams& params) {
+                                                      const SearchParams& params,
+                                                      gpu::BeamKernel kernel = gpu::BeamKernel::automatic) {
   gpu::Stream stream;
   gpu::Workspace ws;
   ws.enqueue_tables(tables, is_bos, params.stop_at_bos, stream.get());
@@ -171,7 +172,7 @@ inline std::vector<std::vector<PathResult>> run_beams(const std::vector<const Ca
     batch.push_back(gpu::BeamJob{j.matrix, j.target, arena});
     arena += static_cast<std::int64_t>(j.target + 1) * params.top_beam;
   }
-  ws.enqueue_batch(batch, params, stream.get());
+  ws.enqueue_batch(batch, params, stream.get(), kernel);
   TraceResults results;
   ws.fetch_batch(stream.get(), results);
   results.jobs.resize(jobs.size());

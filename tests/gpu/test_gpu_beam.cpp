@@ -32,12 +32,13 @@ SearchParams make_params(int B, int K, const char* norm, bool stop_at_bos) {
   return p;
 }
 
-// Runs `jobs` on both sides and compares as verify does; returns near-ties.
-std::int64_t compare_jobs(const std::vector<CandidateTable>& tables, const std::vector<Job>& jobs,
-                          const std::vector<std::uint8_t>& is_bos, const SearchParams& params, const std::string& what) {
+// Runs `jobs` on both sides, the GPU with `kernel`, and compares as verify does; returns near-ties.
+std::int64_t compare_jobs_with(const std::vector<CandidateTable>& tables, const std::vector<Job>& jobs,
+                               const std::vector<std::uint8_t>& is_bos, const SearchParams& params,
+                               gpu::BeamKernel kernel, const std::string& what) {
   std::vector<const CandidateTable*> ptrs;
   for (const CandidateTable& t : tables) ptrs.push_back(&t);
-  const auto gpu_paths = run_beams(ptrs, jobs, is_bos, params);
+  const auto gpu_paths = run_beams(ptrs, jobs, is_bos, params, kernel);
   TraceResults cpu, gpu;
   const std::uint8_t* bos = is_bos.empty() ? nullptr : is_bos.data();
   for (std::size_t k = 0; k < jobs.size(); ++k) {
@@ -59,6 +60,24 @@ std::int64_t compare_jobs(const std::vector<CandidateTable>& tables, const std::
   EXPECT_EQ(r.mismatches, 0) << what << ": " << (r.first_mismatches.empty() ? "" : r.first_mismatches[0]);
   if (r.near_ties > 0) std::printf("  [%s] %lld near-ties\n", what.c_str(), static_cast<long long>(r.near_ties));
   return r.near_ties;
+}
+
+// The search kernels that take this B (kernels/beam_search.cu): each must match the CPU.
+std::vector<gpu::BeamKernel> kernels_for(int top_beam) {
+  std::vector<gpu::BeamKernel> k{gpu::BeamKernel::warp_per_job};
+  if (top_beam <= gpu::kThreadPerJobMaxBeams) k.push_back(gpu::BeamKernel::thread_per_job);
+  return k;
+}
+const char* name_of(gpu::BeamKernel k) { return k == gpu::BeamKernel::warp_per_job ? "warp per job" : "thread per job"; }
+
+// Runs `jobs` on both sides, with each search kernel that takes B, and compares as verify does;
+// returns near-ties.
+std::int64_t compare_jobs(const std::vector<CandidateTable>& tables, const std::vector<Job>& jobs,
+                          const std::vector<std::uint8_t>& is_bos, const SearchParams& params, const std::string& what) {
+  std::int64_t near_ties = 0;
+  for (const gpu::BeamKernel kernel : kernels_for(params.top_beam))
+    near_ties += compare_jobs_with(tables, jobs, is_bos, params, kernel, what + " (" + name_of(kernel) + ")");
+  return near_ties;
 }
 
 // Runs `targets` of each table on both sides and compares as verify does; returns near-ties.
@@ -136,7 +155,9 @@ TEST(GpuBeamSearch, TargetZeroAndRowsWithoutCandidates) {
   RATRACE_REQUIRE_GPU();
   const int S = 6;
   CandidateTable empty(S, 3);  // no candidates anywhere: every job returns the target alone
-  const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", true));
+  for (const gpu::BeamKernel kernel : kernels_for(4)) {
+  SCOPED_TRACE(name_of(kernel));
+  const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", true), kernel);
   ASSERT_EQ(paths.size(), 2u);
   for (std::size_t k = 0; k < 2; ++k) {
     ASSERT_EQ(paths[k].size(), 1u);
@@ -145,6 +166,7 @@ TEST(GpuBeamSearch, TargetZeroAndRowsWithoutCandidates) {
     EXPECT_EQ(paths[k][0].score_norm, 0.0);
     ASSERT_EQ(paths[k][0].edge_attn.size(), 1u);
     EXPECT_TRUE(std::isnan(paths[k][0].edge_attn[0]));
+  }
   }
 }
 
@@ -156,13 +178,31 @@ TEST(GpuBeamSearch, WorkedExampleKnownAnswer) {
                                 0.05f, 0.2f, 0.3f, 0.0f, 0.4f, 0.05f};
   const CandidateTable t = build_candidate_table(a.data(), 6, nullptr, 3, 0.0);
   const SearchParams params = make_params(2, 3, "avg_logprob", true);
-  const auto gpu = run_beams({&t}, {{0, 5}}, {}, params)[0];
   const auto cpu = beam_search(t.ref(), 5, nullptr, params);
-  ASSERT_EQ(gpu.size(), cpu.size());
-  for (std::size_t r = 0; r < cpu.size(); ++r) {
-    EXPECT_EQ(gpu[r].positions, cpu[r].positions) << r;
-    EXPECT_TRUE(scores_agree(gpu[r].score_norm, cpu[r].score_norm)) << r;
+  ASSERT_EQ(cpu.size(), 2u);
+  EXPECT_EQ(cpu[0].positions, (std::vector<std::int32_t>{5, 2, 1, 0}));
+  EXPECT_EQ(cpu[1].positions, (std::vector<std::int32_t>{5, 4, 3, 2, 1, 0}));
+  for (const gpu::BeamKernel kernel : kernels_for(params.top_beam)) {
+    const auto gpu = run_beams({&t}, {{0, 5}}, {}, params, kernel)[0];
+    ASSERT_EQ(gpu.size(), cpu.size()) << name_of(kernel);
+    for (std::size_t r = 0; r < cpu.size(); ++r) {
+      EXPECT_EQ(gpu[r].positions, cpu[r].positions) << name_of(kernel) << " " << r;
+      EXPECT_TRUE(scores_agree(gpu[r].score_norm, cpu[r].score_norm)) << name_of(kernel) << " " << r;
+    }
   }
+}
+
+// The thread-per-job kernel holds at most kThreadPerJobMaxBeams beams: asked for by name with a
+// larger B, the batch is refused before anything runs; left to choose, the warp kernel takes it.
+TEST(GpuBeamSearch, ThreadPerJobKernelRefusesALargerBeam) {
+  RATRACE_REQUIRE_GPU();
+  std::mt19937_64 rng(3);
+  const std::vector<float> a = random_matrix(20, rng);
+  std::vector<CandidateTable> tables;
+  tables.push_back(build_candidate_table(a.data(), 20, nullptr, 4, 0.0));
+  const SearchParams params = make_params(gpu::kThreadPerJobMaxBeams + 1, 4, "avg_logprob", true);
+  EXPECT_THROW(run_beams({&tables[0]}, {{0, 19}}, {}, params, gpu::BeamKernel::thread_per_job), std::invalid_argument);
+  compare_jobs_with(tables, {{0, 19}, {0, 7}}, {}, params, gpu::BeamKernel::automatic, "B = 9, kernel left to choose");
 }
 
 // One batch over tables of different lengths (as the engine batches short sequences): each job

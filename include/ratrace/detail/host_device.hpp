@@ -6,3 +6,11 @@
 #else
 #define RATRACE_HD inline
 #endif
+
+// `#pragma unroll` for the device compiler only (host compilers warn about it): shared loops whose
+// bound is a compile-time constant, unrolled so that the arrays they index stay in registers.
+#if defined(__CUDACC__)
+#define RATRACE_UNROLL _Pragma("unroll")
+#else
+#define RATRACE_UNROLL
+#endif

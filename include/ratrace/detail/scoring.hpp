@@ -15,22 +15,42 @@ RATRACE_HD double edge_logprob(float attn) {
   return log(a > 1e-12 ? a : 1e-12);
 }
 
-// The normalised score of a beam with `n_edges` edges and raw score `raw` (SPEC §1.2).
-RATRACE_HD double normalise_score(double raw, int n_edges, LengthNormKind kind, double alpha) {
-  if (n_edges == 0) return raw;
+// What the normalised score of a beam with `n_edges` edges divides its raw score by (SPEC §1.2):
+// 1 with no edges or `none`, else n, sqrt(n) or n^alpha. Every expansion of one search step has
+// the same number of edges, so a search step computes this once instead of a sqrt or pow per
+// expansion; the quotient is the same bits either way.
+RATRACE_HD double score_denominator(int n_edges, LengthNormKind kind, double alpha) {
+  if (n_edges == 0) return 1.0;
   switch (kind) {
-    case LengthNormKind::none: return raw;
-    case LengthNormKind::avg_logprob: return raw / static_cast<double>(n_edges);
-    case LengthNormKind::sqrt: return raw / sqrt(static_cast<double>(n_edges));
-    case LengthNormKind::pow: return raw / pow(static_cast<double>(n_edges), alpha);
+    case LengthNormKind::none: return 1.0;
+    case LengthNormKind::avg_logprob: return static_cast<double>(n_edges);
+    case LengthNormKind::sqrt: return sqrt(static_cast<double>(n_edges));
+    case LengthNormKind::pow: return pow(static_cast<double>(n_edges), alpha);
   }
-  return raw;
+  return 1.0;
+}
+
+// The normalised score of a beam with `n_edges` edges and raw score `raw` (SPEC §1.2). Dividing
+// by 1 is exact, so `none` and n = 0 give the raw score itself.
+RATRACE_HD double normalise_score(double raw, int n_edges, LengthNormKind kind, double alpha) {
+  return raw / score_denominator(n_edges, kind, alpha);
 }
 
 // Whether key j of a row may be a candidate (SPEC §1.1), the causal and mask tests aside.
 RATRACE_HD bool passes_threshold(float attn, double min_attn) {
   return attn > 0.0f && static_cast<double>(attn) >= min_attn;
 }
+
+// The same test with the threshold as a float: the smallest float >= min_attn. For every float a,
+// double(a) >= min_attn exactly when a >= float_threshold(min_attn) (a float >= min_attn is >= the
+// smallest one, and conversely), so the GPU's top-K pass compares floats and does not widen every
+// element to double (a conversion instruction, slower than float arithmetic there). Computed once
+// on the host.
+inline float float_threshold(double min_attn) {
+  const float rounded = static_cast<float>(min_attn);  // to nearest: at most one float below
+  return static_cast<double>(rounded) >= min_attn ? rounded : std::nextafter(rounded, HUGE_VALF);
+}
+RATRACE_HD bool passes_float_threshold(float attn, float threshold) { return attn > 0.0f && attn >= threshold; }
 
 // A 64-bit key whose unsigned order is the candidate order of SPEC §1.1: larger weight first,
 // then smaller index. Only valid for positive finite weights (whose bit patterns order like the
