@@ -55,6 +55,29 @@ __device__ __forceinline__ std::uint64_t score_order_key(double x) {
   return (bits >> 63) ? ~bits : (bits | 0x8000000000000000ull);
 }
 
+// The candidate rows of a launch matrix, as both search kernels read them.
+__device__ __forceinline__ detail::search_rows_ref rows_of(const DeviceTables& t, int matrix) {
+  const std::int64_t first_row = t.row_begin[matrix];  // row 0 of the matrix
+  const std::int64_t first_entry = first_row * t.top_k;
+  return {t.entries + first_entry, t.logp + first_entry, t.count + first_row, t.end_mask + first_row, t.top_k};
+}
+
+// Nodes of a result path: its active beam's step + 1, plus the final edge if it has one.
+__device__ __forceinline__ int nodes_of(const PathStub& st) { return st.step + 1 + (st.extra_pos >= 0 ? 1 : 0); }
+
+// A search kernel's output for one (job, rank): the stub and its node count, which the scan turns
+// into the gather's offsets.
+__device__ __forceinline__ void write_stub(const BatchScratch& s, std::int64_t stub, const PathStub& st) {
+  s.stubs[stub] = st;
+  s.node_count[stub] = nodes_of(st);
+}
+
+// The zeros the exclusive scans of a batch end with (one thread of the grid writes them).
+__device__ __forceinline__ void write_closing_zeros(const BeamArgs& a, const BatchScratch& s) {
+  s.path_count[a.num_jobs] = 0;
+  s.node_count[static_cast<std::int64_t>(a.num_jobs) * a.top_beam] = 0;
+}
+
 // The running top-B terminal list, one entry per lane.
 struct TerminalList {
   double norm = 0.0;
@@ -102,20 +125,13 @@ struct TerminalList {
 __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, BatchScratch s) {
   const int job_index = static_cast<int>((static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5);
   const int lane = threadIdx.x & 31;
-  if (job_index == 0 && lane == 0) {  // the scans' closing zeros
-    s.path_count[a.num_jobs] = 0;
-    s.node_count[static_cast<std::int64_t>(a.num_jobs) * a.top_beam] = 0;
-  }
+  if (job_index == 0 && lane == 0) write_closing_zeros(a, s);
   if (job_index >= a.num_jobs) return;  // whole warps leave together
 
   const BeamJob job = a.jobs[job_index];
   const int B = a.top_beam;
-  const int K = a.tables.top_k;
-  const std::int64_t matrix_rows = a.tables.row_begin[job.matrix];  // row 0 of the job's matrix
-  const Candidate* entries = a.tables.entries + matrix_rows * K;
-  const double* logp = a.tables.logp + matrix_rows * K;
-  const std::int32_t* count = a.tables.count + matrix_rows;
-  const std::uint32_t* end_mask = a.tables.end_mask + matrix_rows;
+  const detail::search_rows_ref rows = rows_of(a.tables, job.matrix);
+  const int K = rows.top_k;
   HistoryRecord* history = s.arena + job.arena_offset;
 
   if (lane == 0) history[0] = HistoryRecord{job.target, -1, quiet_nan()};
@@ -129,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
     const double denom_here = detail::score_denominator(step, a.norm_kind, a.norm_alpha);
     const double denom_next = detail::score_denominator(step + 1, a.norm_kind, a.norm_alpha);
     const bool mine = lane < num_active;
-    const int cnt = mine ? count[pos] : 0;
+    const int cnt = mine ? rows.count[pos] : 0;
     const bool stuck = mine && (pos == 0 || cnt == 0);
 
     // 1a. Beams that cannot extend, in active order.
@@ -140,17 +156,17 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
     }
 
     // 1b. Expansions that end a path, in (beam, rank) order.
-    const std::uint32_t in_row = cnt >= 32 ? 0xffffffffu : ((1u << cnt) - 1u);
-    const std::uint32_t ends = (mine && !stuck) ? (end_mask[pos] & in_row) : 0u;
-    std::uint32_t open = (mine && !stuck) ? (~end_mask[pos] & in_row) : 0u;
+    const std::uint32_t in_row = detail::row_bits(cnt);
+    const std::uint32_t ends = (mine && !stuck) ? (rows.end_mask[pos] & in_row) : 0u;
+    std::uint32_t open = (mine && !stuck) ? (~rows.end_mask[pos] & in_row) : 0u;
     for (unsigned lanes = __ballot_sync(kFullMask, ends != 0); lanes != 0; lanes &= lanes - 1) {
       const int b = __ffs(lanes) - 1;
       const int c = __shfl_sync(kFullMask, pos, b);
       const double b_raw = __shfl_sync(kFullMask, raw, b);
       for (std::uint32_t bits = __shfl_sync(kFullMask, ends, b); bits != 0; bits &= bits - 1) {
         const std::int64_t e = static_cast<std::int64_t>(c) * K + (__ffs(bits) - 1);
-        const Candidate cand = entries[e];
-        const double e_raw = b_raw + logp[e];
+        const Candidate cand = rows.entries[e];
+        const double e_raw = b_raw + rows.logp[e];
         terminal.append(e_raw / denom_next, e_raw, step, b, cand.pos, cand.attn, lane, B);
       }
     }
@@ -159,7 +175,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
     int head = open != 0 ? __ffs(open) - 1 : -1;
     double head_raw = 0.0, head_norm = 0.0;
     if (head >= 0) {
-      head_raw = raw + logp[static_cast<std::int64_t>(pos) * K + head];
+      head_raw = raw + rows.logp[static_cast<std::int64_t>(pos) * K + head];
       head_norm = head_raw / denom_next;
     }
     int next_pos = -1;
@@ -178,7 +194,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
       const int w_pos = __shfl_sync(kFullMask, pos, w);
       const int w_head = __shfl_sync(kFullMask, head, w);
       const double w_raw = __shfl_sync(kFullMask, head_raw, w);
-      const Candidate cand = entries[static_cast<std::int64_t>(w_pos) * K + w_head];
+      const Candidate cand = rows.entries[static_cast<std::int64_t>(w_pos) * K + w_head];
       if (lane == num_next) {
         next_pos = cand.pos;
         next_raw = w_raw;
@@ -188,7 +204,7 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
         open &= open - 1;
         head = open != 0 ? __ffs(open) - 1 : -1;
         if (head >= 0) {
-          head_raw = raw + logp[static_cast<std::int64_t>(pos) * K + head];
+          head_raw = raw + rows.logp[static_cast<std::int64_t>(pos) * K + head];
           head_norm = head_raw / denom_next;
         }
       }
@@ -200,9 +216,8 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
 
   const std::int64_t stub = static_cast<std::int64_t>(job_index) * B + lane;
   if (lane < terminal.size) {
-    s.stubs[stub] = PathStub{terminal.raw, terminal.norm, terminal.step, terminal.slot, terminal.extra_pos,
-                             terminal.extra_attn};
-    s.node_count[stub] = terminal.step + 1 + (terminal.extra_pos >= 0 ? 1 : 0);
+    write_stub(s, stub, PathStub{terminal.raw, terminal.norm, terminal.step, terminal.slot, terminal.extra_pos,
+                                 terminal.extra_attn});
   } else if (lane < B) {
     s.node_count[stub] = 0;
   }
@@ -214,32 +229,24 @@ __global__ void __launch_bounds__(kThreads) beam_search_kernel(BeamArgs a, Batch
 __global__ void __launch_bounds__(kSerialThreads) serial_search_kernel(BeamArgs a, BatchScratch s) {
   const std::int64_t job_index = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const int B = a.top_beam;
-  if (job_index == 0) {  // the scans' closing zeros
-    s.path_count[a.num_jobs] = 0;
-    s.node_count[static_cast<std::int64_t>(a.num_jobs) * B] = 0;
-  }
+  if (job_index == 0) write_closing_zeros(a, s);
   if (job_index >= a.num_jobs) return;
 
   const BeamJob job = a.jobs[job_index];
-  const std::int64_t first_row = a.tables.row_begin[job.matrix];  // row 0 of the job's matrix
-  const std::int64_t K = a.tables.top_k;
-  const detail::search_rows_ref rows{a.tables.entries + first_row * K, a.tables.logp + first_row * K,
-                                     a.tables.count + first_row, a.tables.end_mask + first_row, a.tables.top_k};
   HistoryRecord* history = s.arena + job.arena_offset;
   const auto record = [history](std::int64_t k, int pos, int parent, float attn) {
     history[k] = HistoryRecord{pos, parent, attn};
   };
   detail::SerialTerminals<kThreadPerJobMaxBeams> terminal;
-  detail::serial_beam_search(rows, job.target, B, a.norm_kind, a.norm_alpha, record, terminal);
+  detail::serial_beam_search(rows_of(a.tables, job.matrix), job.target, B, a.norm_kind, a.norm_alpha, record, terminal);
 
 #pragma unroll
   for (int r = 0; r < kThreadPerJobMaxBeams; ++r) {
     if (r >= B) break;
     const std::int64_t stub = job_index * B + r;
     if (r < terminal.size) {
-      s.stubs[stub] = PathStub{terminal.raw[r], terminal.norm[r], terminal.step(r), terminal.slot(r),
-                               terminal.extra_pos[r], terminal.extra_attn[r]};
-      s.node_count[stub] = terminal.step(r) + 1 + (terminal.extra_pos[r] >= 0 ? 1 : 0);
+      write_stub(s, stub, PathStub{terminal.raw[r], terminal.norm[r], terminal.step(r), terminal.slot(r),
+                                   terminal.extra_pos[r], terminal.extra_attn[r]});
     } else {
       s.node_count[stub] = 0;
     }
@@ -260,7 +267,7 @@ __global__ void __launch_bounds__(kThreads) gather_paths_kernel(BeamArgs a, Batc
   const std::int64_t p = out.path_begin[job_index] + rank;
   const std::int64_t node0 = node_offset[g];
   const PathStub st = s.stubs[g];
-  const int length = st.step + 1 + (st.extra_pos >= 0 ? 1 : 0);
+  const int length = nodes_of(st);
   out.score_raw[p] = st.score_raw;
   out.score_norm[p] = st.score_norm;
   out.node_begin[p] = node0;

@@ -13,6 +13,7 @@
 
 #include "gpu/launch_layout.hpp"
 #include "ratrace/candidate_table.hpp"
+#include "ratrace/detail/serial_beam_search.hpp"
 #include "ratrace/params.hpp"
 
 namespace ratrace::gpu {
@@ -119,7 +120,7 @@ struct BatchScratch {
 
 // Which search kernel runs a batch (kernels/beam_search.cu): one thread per job where B allows
 // (automatic), or either one by name; results are the same.
-inline constexpr int kThreadPerJobMaxBeams = 8;
+inline constexpr int kThreadPerJobMaxBeams = detail::kSerialSearchMaxBeams;
 enum class BeamKernel : int { automatic = 0, thread_per_job = 1, warp_per_job = 2 };
 // Whether `kernel` runs as one thread per job for this B; throws std::invalid_argument when
 // thread_per_job is asked for with B > kThreadPerJobMaxBeams.

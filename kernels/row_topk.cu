@@ -313,7 +313,7 @@ __global__ void __launch_bounds__(kThreads) finish_tables_kernel(DeviceTables t,
     const std::int64_t e = row * t.top_k + lane;
     const Candidate c = t.entries[e];
     t.logp[e] = detail::edge_logprob(c.attn);
-    ends = c.pos == 0 || (bos != nullptr && bos[c.pos] != 0);
+    ends = detail::ends_path(c.pos, bos);
   }
   const unsigned mask = __ballot_sync(kFullMask, ends);
   if (lane == 0) t.end_mask[row] = mask;

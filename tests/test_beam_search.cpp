@@ -10,25 +10,16 @@
 #include "ratrace/detail/scoring.hpp"
 #include "support/matrices.hpp"
 #include "support/oracle.hpp"
+#include "support/search_params.hpp"
 
 using namespace ratrace;
 using ratrace::detail::edge_logprob;
 using ratrace::testing_support::dense_from_rows;
+using ratrace::testing_support::make_params;
 using ratrace::testing_support::worked_example;
 using Paths = std::vector<std::vector<std::int32_t>>;
 
 namespace {
-
-SearchParams make_params(int top_beam, int top_k, const char* norm = "avg_logprob", double min_attn = 0.0,
-                         bool stop_at_bos = true) {
-  SearchParams p;
-  p.top_beam = top_beam;
-  p.top_k = top_k;
-  p.length_norm = LengthNorm::parse(norm);
-  p.min_attn = min_attn;
-  p.stop_at_bos = stop_at_bos;
-  return p;
-}
 
 std::vector<PathResult> trace(const std::vector<float>& A, int S, int target, const SearchParams& p,
                               const std::uint8_t* mask = nullptr, const std::uint8_t* is_bos = nullptr,

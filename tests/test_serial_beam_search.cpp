@@ -15,13 +15,15 @@
 #include "ratrace/detail/serial_beam_search.hpp"
 #include "ratrace/synth.hpp"
 #include "support/matrices.hpp"
+#include "support/search_params.hpp"
 
 using namespace ratrace;
 using ratrace::testing_support::bits_of;
+using ratrace::testing_support::make_params;
 
 namespace {
 
-constexpr int kMaxBeams = 8;  // the tier the GPU kernel instantiates (gpu::kThreadPerJobMaxBeams)
+constexpr int kMaxBeams = detail::kSerialSearchMaxBeams;  // the tier the GPU kernel instantiates
 
 // A candidate table with what finish_tables adds on the GPU: each entry's edge log-probability
 // and each row's path-ending bits.
@@ -38,7 +40,7 @@ struct FinishedTable {
       for (int r = 0; r < table.size(i); ++r) {
         const Candidate& c = table.at(i, r);
         logp[static_cast<std::size_t>(i) * K + r] = detail::edge_logprob(c.attn);
-        if (c.pos == 0 || (stop_at_bos && is_bos != nullptr && is_bos[c.pos] != 0)) end_mask[i] |= 1u << r;
+        if (detail::ends_path(c.pos, stop_at_bos ? is_bos : nullptr)) end_mask[i] |= 1u << r;
       }
   }
   detail::search_rows_ref rows() const {
@@ -99,16 +101,6 @@ std::string difference(const std::vector<PathResult>& expected, const std::vecto
   return "";
 }
 
-SearchParams params_of(int B, int K, const char* norm, bool stop_at_bos, double min_attn = 0.0) {
-  SearchParams p;
-  p.top_beam = B;
-  p.top_k = K;
-  p.length_norm = LengthNorm::parse(norm);
-  p.stop_at_bos = stop_at_bos;
-  p.min_attn = min_attn;
-  return p;
-}
-
 const char* const kNorms[] = {"none", "avg_logprob", "sqrt", "pow:0.5", "pow:0.7", "pow:2"};
 
 }  // namespace
@@ -116,7 +108,7 @@ const char* const kNorms[] = {"none", "avg_logprob", "sqrt", "pow:0.5", "pow:0.7
 TEST(SerialBeamSearch, WorkedExampleEqualsTheReference) {
   const std::vector<float> A = testing_support::worked_example();
   for (const char* norm : kNorms) {
-    const SearchParams p = params_of(2, 3, norm, true);
+    const SearchParams p = make_params(2, 3, norm);
     const FinishedTable t(build_candidate_table(A.data(), 6, nullptr, 3, 0.0), nullptr, true);
     const auto expected = beam_search(t.table.ref(), 5, nullptr, p);
     const auto got = serial_search(t, 5, p);
@@ -124,7 +116,7 @@ TEST(SerialBeamSearch, WorkedExampleEqualsTheReference) {
   }
   // The known answer (avg_logprob, hand-checked in test_beam_search.cpp).
   const FinishedTable t(build_candidate_table(A.data(), 6, nullptr, 3, 0.0), nullptr, true);
-  const auto got = serial_search(t, 5, params_of(2, 3, "avg_logprob", true));
+  const auto got = serial_search(t, 5, make_params(2, 3));
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].positions, (std::vector<std::int32_t>{5, 2, 1, 0}));
   EXPECT_EQ(got[1].positions, (std::vector<std::int32_t>{5, 4, 3, 2, 1, 0}));
@@ -147,7 +139,7 @@ TEST(SerialBeamSearch, RandomTieHeavyMaskedAndBosTablesEqualTheReference) {
     const int K = trial % 9 == 0 ? 32 : 1 + static_cast<int>(rng() % 8);
     const bool stop = rng() % 3 != 0;
     const double tau = rng() % 3 == 0 ? static_cast<double>(rng() % 20) / 100.0 : 0.0;
-    const SearchParams p = params_of(B, K, kNorms[rng() % std::size(kNorms)], stop, tau);
+    const SearchParams p = make_params(B, K, kNorms[rng() % std::size(kNorms)], tau, stop);
     const std::uint8_t* is_bos = bos.empty() ? nullptr : bos.data();
     const FinishedTable t(build_candidate_table(A.data(), S, mask.empty() ? nullptr : mask.data(), K, tau), is_bos, stop);
     for (int target = 0; target < S; ++target, ++jobs) {
@@ -168,7 +160,7 @@ TEST(SerialBeamSearch, EveryTargetOfRealisticHeadsEqualsTheReference) {
     const std::vector<float> A = synth_head_matrix(static_cast<HeadPattern>(pattern), S, 40 + pattern);
     for (const auto& [B, K] : {std::pair{5, 5}, std::pair{8, 32}, std::pair{1, 1}, std::pair{8, 3}})
       for (const char* norm : {"avg_logprob", "none", "pow:0.7"}) {
-        const SearchParams p = params_of(B, K, norm, true);
+        const SearchParams p = make_params(B, K, norm);
         const FinishedTable t(build_candidate_table(A.data(), S, nullptr, K, 0.0), bos.data(), true);
         for (int target = 0; target < S; ++target)
           ASSERT_EQ(difference(beam_search(t.table.ref(), target, bos.data(), p), serial_search(t, target, p)), "")
@@ -181,7 +173,7 @@ TEST(SerialBeamSearch, TargetZeroAndRowsWithoutCandidatesReturnTheTargetAlone) {
   const CandidateTable empty(6, 3);
   const FinishedTable t(empty, nullptr, true);
   for (const int target : {0, 5}) {
-    const auto got = serial_search(t, target, params_of(4, 3, "avg_logprob", true));
+    const auto got = serial_search(t, target, make_params(4, 3));
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].positions, std::vector<std::int32_t>{target});
     EXPECT_EQ(got[0].score_raw, 0.0);

@@ -80,7 +80,7 @@ class Search {
         nb.n_edges = beam.n_edges + 1;
         nb.raw = beam.raw + detail::edge_logprob(cand.attn);
         nb.norm = detail::normalise_score(nb.raw, nb.n_edges, params_.length_norm.kind, params_.length_norm.alpha);
-        nb.ends = cand.pos == 0 || (params_.stop_at_bos && is_bos_ && is_bos_[cand.pos] != 0);
+        nb.ends = detail::ends_path(cand.pos, params_.stop_at_bos ? is_bos_ : nullptr);
         fresh_.push_back(nb);
       }
     }

@@ -156,17 +156,17 @@ TEST(GpuBeamSearch, TargetZeroAndRowsWithoutCandidates) {
   const int S = 6;
   CandidateTable empty(S, 3);  // no candidates anywhere: every job returns the target alone
   for (const gpu::BeamKernel kernel : kernels_for(4)) {
-  SCOPED_TRACE(name_of(kernel));
-  const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", true), kernel);
-  ASSERT_EQ(paths.size(), 2u);
-  for (std::size_t k = 0; k < 2; ++k) {
-    ASSERT_EQ(paths[k].size(), 1u);
-    EXPECT_EQ(paths[k][0].positions, std::vector<std::int32_t>{k == 0 ? 0 : 5});
-    EXPECT_EQ(paths[k][0].score_raw, 0.0);
-    EXPECT_EQ(paths[k][0].score_norm, 0.0);
-    ASSERT_EQ(paths[k][0].edge_attn.size(), 1u);
-    EXPECT_TRUE(std::isnan(paths[k][0].edge_attn[0]));
-  }
+    SCOPED_TRACE(name_of(kernel));
+    const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", true), kernel);
+    ASSERT_EQ(paths.size(), 2u);
+    for (std::size_t k = 0; k < 2; ++k) {
+      ASSERT_EQ(paths[k].size(), 1u);
+      EXPECT_EQ(paths[k][0].positions, std::vector<std::int32_t>{k == 0 ? 0 : 5});
+      EXPECT_EQ(paths[k][0].score_raw, 0.0);
+      EXPECT_EQ(paths[k][0].score_norm, 0.0);
+      ASSERT_EQ(paths[k][0].edge_attn.size(), 1u);
+      EXPECT_TRUE(std::isnan(paths[k][0].edge_attn[0]));
+    }
   }
 }
 

@@ -52,6 +52,12 @@ inline float float_threshold(double min_attn) {
 }
 RATRACE_HD bool passes_float_threshold(float attn, float threshold) { return attn > 0.0f && attn >= threshold; }
 
+// Whether an expansion into key position j ends its path (SPEC §1.3): j == 0, or a BOS position.
+// is_bos is null when no position counts (no BOS id, or stop_at_bos off).
+RATRACE_HD bool ends_path(std::int32_t j, const std::uint8_t* is_bos) {
+  return j == 0 || (is_bos != nullptr && is_bos[j] != 0);
+}
+
 // A 64-bit key whose unsigned order is the candidate order of SPEC §1.1: larger weight first,
 // then smaller index. Only valid for positive finite weights (whose bit patterns order like the
 // values); 0 means "no candidate".

@@ -26,6 +26,9 @@
 
 namespace ratrace::detail {
 
+// The largest B the serial search is built for (the GPU kernel's one instantiation).
+inline constexpr int kSerialSearchMaxBeams = 8;
+
 // The candidate rows of one matrix as a search reads them: row i's entries at i * top_k.
 struct search_rows_ref {
   const Candidate* entries = nullptr;
@@ -43,6 +46,9 @@ RATRACE_HD int lowest_bit(std::uint32_t bits) {
   return __builtin_ctz(bits);
 #endif
 }
+
+// Bits 0 .. count - 1: the entries of a row of `count` candidates (count <= 32).
+RATRACE_HD std::uint32_t row_bits(int count) { return count >= 32 ? 0xffffffffu : ((1u << count) - 1u); }
 
 // The running top-B of the terminal list in SPEC order (normalised score descending, ties in
 // append order): a newcomer goes after every kept entry whose score is >= its own, and what falls
@@ -117,7 +123,7 @@ RATRACE_UNROLL
         if (count == 0) {
           terminal.append(raw[b] / denom_here, raw[b], step, b, -1, 0.0f, top_beam);
         } else {
-          const std::uint32_t in_row = count >= 32 ? 0xffffffffu : ((1u << count) - 1u);
+          const std::uint32_t in_row = row_bits(count);
           const std::uint32_t mask = rows.end_mask[pos[b]];
           ends[b] = mask & in_row;
           open[b] = ~mask & in_row;
