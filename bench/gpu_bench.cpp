@@ -1,7 +1,9 @@
 // GPU benchmarks (report only, never pass/fail):
 //   BM_GpuRowTopK      row top-K throughput in bytes/s of the packed causal half it reads, and as a
 //                      fraction of a device-to-device cudaMemcpyAsync of the same bytes measured
-//                      in the same run (counter frac_of_copy_bw; target >= 0.7); U units (layers)
+//                      in the same run (counter frac_of_copy_bw; target >= 0.7), and of merely
+//                      reading them once (frac_of_read_bw: the stricter reference, as the pass
+//                      writes next to nothing; Thrust, so not on the emulator); U units (layers)
 //                      in one launch, as the engine batches short sequences.
 //   BM_GpuBeamSearch   beam-search jobs/s over candidate tables of realistic head patterns, with
 //                      the thread-per-job and the warp-per-job kernel side by side.
@@ -35,6 +37,9 @@
 #include <utility>
 #include <vector>
 
+#if !defined(RATRACE_SIMT_EMULATOR)
+#include "bench/read_reference.hpp"
+#endif
 #include "gpu/cuda_util.hpp"
 #include "gpu/launch_layout.hpp"
 #include "gpu/workspace.hpp"
@@ -137,6 +142,13 @@ void BM_GpuRowTopK(benchmark::State& state) {
   const float copy_ms = time_ms([&] {
     gpu::cuda_check(cudaMemcpyAsync(copy_dst.get(), args.raw, causal, cudaMemcpyDeviceToDevice, stream.get()), "copy");
   }, 20);
+#if !defined(RATRACE_SIMT_EMULATOR)
+  gpu::DeviceBuffer flag;
+  flag.reserve(sizeof(unsigned));
+  const float read_ms = time_ms([&] {
+    bench::enqueue_read_every_word(args.raw, causal, static_cast<unsigned*>(flag.get()), stream.get());
+  }, 20);
+#endif
 
   double kernel_ms_total = 0.0;
   for (auto _ : state) {  // profile sums and counters keep accumulating: harmless here
@@ -152,6 +164,10 @@ void BM_GpuRowTopK(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(causal) * state.iterations());
   state.counters["frac_of_copy_bw"] = copy_ms / kernel_ms;
   state.counters["copy_GBps"] = causal / (copy_ms * 1e6);
+#if !defined(RATRACE_SIMT_EMULATOR)
+  state.counters["frac_of_read_bw"] = read_ms / kernel_ms;
+  state.counters["read_GBps"] = causal / (read_ms * 1e6);
+#endif
   state.counters["topk_GBps"] = causal / (kernel_ms * 1e6);
   static const char* const elems[] = {"f16", "bf16", "f32"};
   static const char* const modes[] = {"per_head", "mean", "mean_max"};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <vector>
@@ -201,6 +202,38 @@ TEST(Scoring, BadWeights) {
   for (const float good : {0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), 0.5f, 1.0f, 2.0f,
                            std::numeric_limits<float>::max()})
     EXPECT_FALSE(is_bad_weight(good)) << good;
+}
+
+// The aggregate kernel's form of the value check: the minimum from 0 (fminf) and the double sum of
+// a row's values decide it as testing each value does, whatever the values and their order.
+TEST(Scoring, MinimumAndFiniteSumDecideTheValueCheck) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {nan, -nan, inf, -inf, -1.0f, -std::numeric_limits<float>::denorm_min(), -0.0f, 0.0f,
+                            std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max()};
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  int bad_sets = 0, good_sets = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::vector<float> values(1 + rng() % 40);
+    for (float& v : values) v = unit(rng);
+    const int with_specials = static_cast<int>(rng() % 4);  // 0..3 special values at random places
+    for (int k = 0; k < with_specials; ++k) values[rng() % values.size()] = specials[rng() % std::size(specials)];
+    if (trial % 97 == 0) std::fill(values.begin(), values.end(), std::numeric_limits<float>::max());  // huge, finite
+    float smallest = 0.0f;
+    double sum = 0.0;
+    for (const float v : values) {
+      smallest = std::fmin(smallest, v);
+      sum += static_cast<double>(v);
+    }
+    const bool expected = std::any_of(values.begin(), values.end(), [](float v) { return is_bad_weight(v); });
+    ASSERT_EQ(smallest < 0.0f || !finite_sum(sum), expected) << "trial " << trial;
+    ++(expected ? bad_sets : good_sets);
+  }
+  EXPECT_GT(bad_sets, 5000);
+  EXPECT_GT(good_sets, 5000);
+  EXPECT_TRUE(finite_sum(40.0 * std::numeric_limits<float>::max()));
+  EXPECT_FALSE(finite_sum(static_cast<double>(inf) + static_cast<double>(-inf)));  // NaN
 }
 
 TEST(DistanceBin, PowersOfTwo) {

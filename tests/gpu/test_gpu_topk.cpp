@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -158,6 +159,42 @@ TEST(GpuRowTopK, LongRows4096) {
   const std::vector<float> mean = agg.mean(2), max = agg.max();
   expect_same_table(build_candidate_table(mean.data(), S, nullptr, 32, 0.0), run.tables[2], "S=4096 mean");
   expect_same_table(build_candidate_table(max.data(), S, nullptr, 32, 0.0), run.tables[3], "S=4096 max");
+}
+
+// Every positive finite float16 and bfloat16 bit pattern, subnormals included, is a candidate of
+// some row (32 patterns in columns 0..31 of each row from 32 on, K = 32), so each one's widening on
+// the device (float16: the conversion instruction) must give the host rule's float bit for bit: in
+// the head kernel and, as mean and max of one head, in the aggregate kernel.
+TEST(GpuRowTopK, EveryPositiveFinite16BitPatternWidensAsOnTheHost) {
+  RATRACE_REQUIRE_GPU();
+  constexpr int kPerRow = 32;
+  for (const ElemType elem : {ElemType::f16, ElemType::bf16}) {
+    const std::uint32_t largest = elem == ElemType::f16 ? 0x7bffu : 0x7f7fu;  // largest finite pattern
+    const int S = kPerRow + static_cast<int>((largest + kPerRow - 1) / kPerRow);
+    const auto cell = [S](std::uint32_t pattern) {  // row kPerRow + (p - 1) / 32, column (p - 1) % 32
+      return static_cast<std::size_t>(kPerRow + (pattern - 1) / kPerRow) * S + (pattern - 1) % kPerRow;
+    };
+    std::vector<float> m(static_cast<std::size_t>(S) * S, 0.0f);
+    for (std::uint32_t p = 1; p <= largest; ++p)
+      m[cell(p)] = elem == ElemType::f16 ? detail::half_bits_to_float(static_cast<std::uint16_t>(p))
+                                         : detail::bfloat16_bits_to_float(static_cast<std::uint16_t>(p));
+    const Heads heads = make_heads({m}, S, elem);
+    for (std::uint32_t p = 1; p <= largest; ++p) {  // each value is stored as its own pattern
+      std::uint16_t stored = 0;
+      std::memcpy(&stored, heads.raw.data() + cell(p) * 2, 2);
+      ASSERT_EQ(stored, p) << elem_name(elem);
+    }
+    const CandidateTable cpu = build_candidate_table(heads.head(0), S, nullptr, kPerRow, 0.0);
+    std::int64_t entries = 0;
+    for (int i = 0; i < S; ++i) entries += cpu.size(i);
+    ASSERT_EQ(entries, static_cast<std::int64_t>(largest)) << elem_name(elem) << ": every pattern is a candidate";
+    const TopkRun run = run_topk(heads, {0}, true, true, kPerRow, 0.0);
+    ASSERT_EQ(run.tables.size(), 3u);
+    EXPECT_FALSE(run.checks.bad_values);
+    expect_same_table(cpu, run.tables[0], std::string(elem_name(elem)) + " head");
+    expect_same_table(cpu, run.tables[1], std::string(elem_name(elem)) + " mean of one head");
+    expect_same_table(cpu, run.tables[2], std::string(elem_name(elem)) + " max of one head");
+  }
 }
 
 TEST(GpuRowTopK, ProfilesMatchTheCpuProfile) {

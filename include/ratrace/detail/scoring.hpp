@@ -75,4 +75,12 @@ RATRACE_HD std::int32_t candidate_key_pos(std::uint64_t key) {
 // Bad input per SPEC §4: NaN, Inf or negative.
 RATRACE_HD bool is_bad_weight(float attn) { return !(attn >= 0.0f) || attn > 3.402823466e38f; }
 
+// The same check over many values, from what the GPU's aggregate pass computes anyway: a NaN or an
+// infinity makes their double sum non-finite, and nothing else can (finite floats cannot overflow a
+// double sum of as many as any row holds), while every other bad value is negative. So
+//   any_of(values, is_bad_weight) == (fminf(0, values...) < 0 || !finite_sum(sum of values))
+// in any order of summation (fminf skips NaN): one fminf per value beside sums the pass makes
+// anyway, where is_bad_weight takes several instructions.
+RATRACE_HD bool finite_sum(double sum) { return fabs(sum) <= 1.7976931348623157e308; }
+
 }  // namespace ratrace::detail
