@@ -3,7 +3,8 @@
 //   BM_ReadLayers       whole layers of stored bits (read_heads_raw: the GPU engine's reads);
 //   BM_ReadHeadByHead   one head at a time, widened to float32 (read_heads: the CPU engine's);
 //   BM_StageLayers      whole layers to packed causal halves, the GPU engine's host stage: read
-//                       (HDF5's path or parallel) then packed, against packed as read.
+//                       (HDF5's path or parallel) then packed, against packed as read, from preads
+//                       or (cached contiguous rows) straight from a mapping of the page cache.
 // Corpora: 1 sequence x 4 layers x 32 heads x 1,024 tokens, float16, stored contiguous (arg 0)
 // or in [1, 1, 64, 1024] chunks with deflate level 4 (arg 1), as `ratrace synth` writes them.
 // Bytes are the attention's in-memory (uncompressed) size.
@@ -92,9 +93,12 @@ void BM_ReadHeadByHead(benchmark::State& state) {
 // The GPU engine's host stage: whole layers to packed causal halves (what travels to the device).
 // Arg 1: 0 = read_heads_raw through HDF5's read path into a dense buffer, then pack on a pool of
 // all threads (the engine at f8cc979); 1 = the same with the reader's parallel reads; 2 =
-// read_heads_raw_rows, each run of rows packed as it arrives (the engine now).
+// read_heads_raw_rows, each run of rows packed as it arrives (the engine now: contiguous rows in
+// the page cache come from a mapping of it, and only their causal halves are touched); 3 = the
+// same, every run of rows pread first (ReaderOptions::map_cached_rows off; the engine at 3d0d907).
 void BM_StageLayers(benchmark::State& state) {
-  const CorpusReader reader(corpus(static_cast<int>(state.range(0))), ReaderOptions{0, state.range(1) != 0});
+  const CorpusReader reader(corpus(static_cast<int>(state.range(0))),
+                            ReaderOptions{0, state.range(1) != 0, state.range(1) != 3});
   const SequenceInfo& info = reader.sequences()[0];
   const std::int64_t S = info.seq_len;
   const std::size_t head_bytes = static_cast<std::size_t>(S * S) * 2;
@@ -120,9 +124,9 @@ void BM_StageLayers(benchmark::State& state) {
       benchmark::DoNotOptimize(packed.data());
     }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(head_bytes) * info.num_heads * info.num_layers);
-  state.SetLabel(state.range(1) == 0   ? "HDF5's read path, then pack"
-                 : state.range(1) == 1 ? "parallel reads, then pack"
-                                       : "packed as read");
+  static const char* const ways[] = {"HDF5's read path, then pack", "parallel reads, then pack",
+                                     "packed as read, cached rows mapped", "packed as read, preads only"};
+  state.SetLabel(ways[state.range(1)]);
 }
 
 void storage_by_path(benchmark::internal::Benchmark* b) {
@@ -137,6 +141,6 @@ BENCHMARK(BM_ReadLayers)->Apply(storage_by_path)->Unit(benchmark::kMillisecond)-
 BENCHMARK(BM_ReadHeadByHead)->Apply(storage_by_path)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_StageLayers)
     ->ArgNames({"deflate", "way"})
-    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->ArgsProduct({{0, 1}, {0, 1, 2, 3}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

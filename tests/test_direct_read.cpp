@@ -2,10 +2,13 @@
 // parallel decoding of shuffle/deflate chunks must return exactly the bytes of HDF5's own read
 // path, and storage they cannot read must go through HDF5. Every case compares the two paths read
 // for read (ReaderOptions::direct_reads on and off) and checks which path the plan chose.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "io/direct_read.hpp"
+#include "io/resident_mapping.hpp"
 #include "ratrace/corpus_reader.hpp"
 #include "ratrace/errors.hpp"
 #include "support/corpus_builder.hpp"
@@ -212,6 +216,98 @@ TEST(DirectRead, ContiguousFloat16AndFloat32ReadInParallelPieces) {
   std::vector<float> head(1100 * 1100);
   CorpusReader(big).read_heads(0, 0, 1, 1, head.data());
   EXPECT_EQ(std::memcmp(head.data(), values.data() + head.size(), head.size() * sizeof(float)), 0);
+}
+
+// Drops the file's pages from the page cache (written back first); false where they stay (a
+// file system whose pages are its storage, such as tmpfs).
+bool evict_from_page_cache(const std::string& path, std::uint64_t offset, std::size_t bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool evicted = ::fdatasync(fd) == 0 && ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
+                       !corpus::ResidentMapping::of_cached_range(fd, offset, bytes);
+  ::close(fd);
+  return evicted;
+}
+
+// Rows of a contiguous block that is all in the page cache reach the consumer from a mapping of
+// it; once evicted, the same rows come through preads, and with map_cached off, always: the bytes
+// written, every time.
+TEST(DirectRead, CachedContiguousRowsAreHandedOverFromAMappingOthersRead) {
+  TempDir dir;
+  const std::string path = dir.file("f16.h5");
+  const hsize_t L = 2, H = 3, S = 300;
+  const std::vector<std::uint16_t> bits = random_half_bits(L * H * S * S, 7);
+  write_corpus(path, half_type(), half_type(), {L, H, S, S}, bits.data(), {});
+  Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  Id ds(H5Dopen2(file, "sequences/s0/attention", H5P_DEFAULT), H5Dclose);
+  const std::array<hsize_t, 4> start = {1, 1, 0, 0}, count = {1, 2, S, S};  // layer 1, heads 1 and 2
+  const std::size_t block = 2 * S * S * 2;
+  const std::vector<unsigned char> written(reinterpret_cast<const unsigned char*>(bits.data() + (1 * H + 1) * S * S),
+                                           reinterpret_cast<const unsigned char*>(bits.data() + (1 * H + 3) * S * S));
+  const auto rows_of = [&](corpus::DirectReader& reader, const corpus::DirectReadPlan& plan) {
+    std::vector<unsigned char> out(block, 0xCC);
+    const bool read = reader.read_rows(ds, plan, start, count,
+                                       [&](hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* rows) {
+                                         std::memcpy(out.data() + (matrix * S + row_begin) * S * 2, rows,
+                                                     (row_end - row_begin) * S * 2);
+                                       },
+                                       path);
+    EXPECT_TRUE(read);
+    return out;
+  };
+
+  corpus::DirectReader reader(path, 2);
+  const corpus::DirectReadPlan plan = reader.plan(ds, half_type());
+  ASSERT_EQ(plan.path, corpus::DirectReadPlan::Path::contiguous) << plan.description;
+  EXPECT_NE(plan.description.find("rows in the page cache mapped"), std::string::npos) << plan.description;
+  EXPECT_EQ(rows_of(reader, plan), written) << "mapped";  // just written: in the page cache
+  EXPECT_EQ(reader.row_block_counts().mapped, 1);
+  EXPECT_EQ(reader.row_block_counts().read, 0);
+
+  corpus::DirectReader preads(path, 2, true, false);
+  const corpus::DirectReadPlan plan_without = preads.plan(ds, half_type());
+  EXPECT_EQ(plan_without.description.find("mapped"), std::string::npos) << plan_without.description;
+  EXPECT_EQ(rows_of(preads, plan_without), written) << "map_cached off";
+  EXPECT_EQ(preads.row_block_counts().mapped, 0);
+  EXPECT_EQ(preads.row_block_counts().read, 1);
+
+  if (!evict_from_page_cache(path, plan.file_offset + (1 * H + 1) * S * S * 2, block))
+    GTEST_SKIP() << "the file's pages cannot be dropped from the page cache here";
+  EXPECT_EQ(rows_of(reader, plan), written) << "evicted";
+  EXPECT_EQ(reader.row_block_counts().mapped, 1);
+  EXPECT_EQ(reader.row_block_counts().read, 1);
+}
+
+TEST(DirectRead, ResidentMappingMapsOnlyCachedRangesWithinTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("bytes.bin");
+  std::vector<unsigned char> content(3 * 4096 + 100);
+  for (std::size_t k = 0; k < content.size(); ++k) content[k] = static_cast<unsigned char>(k * 7 + k / 251);
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(content.data(), 1, content.size(), f), content.size());
+    std::fclose(f);
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  {
+    const auto mapping = corpus::ResidentMapping::of_cached_range(fd, 5000, 7000);  // not page-aligned
+    ASSERT_TRUE(mapping.has_value());
+    EXPECT_EQ(std::memcmp(mapping->at(5000), content.data() + 5000, 7000), 0);
+    EXPECT_EQ(*mapping->at(11999), content[11999]);
+    const auto to_the_end = corpus::ResidentMapping::of_cached_range(fd, 0, content.size());
+    ASSERT_TRUE(to_the_end.has_value());
+    EXPECT_EQ(std::memcmp(to_the_end->at(0), content.data(), content.size()), 0);
+  }
+  EXPECT_FALSE(corpus::ResidentMapping::of_cached_range(fd, 0, content.size() + 1)) << "past the end of the file";
+  EXPECT_FALSE(corpus::ResidentMapping::of_cached_range(fd, content.size(), 1)) << "past the end of the file";
+  EXPECT_FALSE(corpus::ResidentMapping::of_cached_range(fd, 100, 0)) << "empty";
+  ::close(fd);
+  if (!evict_from_page_cache(path, 0, content.size())) GTEST_SKIP() << "the file's pages cannot be dropped here";
+  const int again = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_FALSE(corpus::ResidentMapping::of_cached_range(again, 0, content.size())) << "evicted";
+  ::close(again);
 }
 
 TEST(DirectRead, ContiguousAfterAUserblockUsesTheAbsoluteOffset) {

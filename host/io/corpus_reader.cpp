@@ -287,7 +287,8 @@ CorpusReader::CorpusReader(const std::string& path, ReaderOptions options) : imp
   if (names.empty()) throw InputError(fmt::format("{}:/sequences is empty: no sequences to read", path));
   for (const std::string& name : names) impl_->load_sequence(sequences, name);
   impl_->direct_plans.resize(impl_->infos.size());
-  impl_->direct = std::make_unique<corpus::DirectReader>(path, options.threads, options.direct_reads);
+  impl_->direct = std::make_unique<corpus::DirectReader>(path, options.threads, options.direct_reads,
+                                                         options.map_cached_rows);
 }
 
 CorpusReader::~CorpusReader() = default;

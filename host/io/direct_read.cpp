@@ -9,10 +9,12 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "io/chunk_codec.hpp"
 #include "io/hdf5_util.hpp"
+#include "io/resident_mapping.hpp"
 #include "ratrace/errors.hpp"
 
 namespace ratrace::corpus {
@@ -80,8 +82,8 @@ struct DecodeScratch {
 
 }  // namespace
 
-DirectReader::DirectReader(const std::string& path, int threads, bool enabled)
-    : path_(path), threads_(threads > 0 ? threads : available_cpus()), enabled_(enabled) {
+DirectReader::DirectReader(const std::string& path, int threads, bool enabled, bool map_cached)
+    : path_(path), threads_(threads > 0 ? threads : available_cpus()), enabled_(enabled), map_cached_(map_cached) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw InputError(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
 }
@@ -149,7 +151,8 @@ DirectReadPlan DirectReader::plan(hid_t dataset, hid_t raw_memory_type) const {
           by_hdf5 != by_pread)
         return hdf5_path(plan, "file offset not confirmed");
       plan.path = DirectReadPlan::Path::contiguous;
-      plan.description = fmt::format("contiguous: parallel reads ({})", thread_count_text());
+      plan.description = fmt::format("contiguous: parallel reads ({}){}", thread_count_text(),
+                                     map_cached_ ? ", rows in the page cache mapped" : "");
       return plan;
     }
     case H5D_CHUNKED: {
@@ -210,14 +213,29 @@ void DirectReader::read_contiguous_rows(const DirectReadPlan& plan, const std::a
                                         const std::string& where) {
   const auto& d = plan.dims;
   const hsize_t row_bytes = d[3] * plan.elem_size;
+  const auto file_offset_of = [&](hsize_t layer, hsize_t head, hsize_t row) {
+    return plan.file_offset + ((layer * d[1] + head) * d[2] + row) * row_bytes;
+  };
+  // The rows of the block lie within these bytes of the file (between its matrices, other heads'
+  // rows when it takes some heads of several layers).
+  const std::uint64_t first = file_offset_of(start[0], start[1], start[2]);
+  const std::uint64_t last = file_offset_of(start[0] + count[0] - 1, start[1] + count[1] - 1, start[2] + count[2]);
+  const std::optional<ResidentMapping> cached =
+      map_cached_ ? ResidentMapping::of_cached_range(fd_, first, static_cast<std::size_t>(last - first)) : std::nullopt;
+  ++(cached ? blocks_mapped_ : blocks_read_);
   const RowRuns runs(count, row_bytes);
   run_tasks(static_cast<std::int64_t>(runs.tasks), count[0] * count[1] * count[2] * row_bytes, [&](std::int64_t task) {
     const RowRuns::Run run = runs(task);
     const hsize_t layer = start[0] + run.matrix / count[1], head = start[1] + run.matrix % count[1];
     const hsize_t row_begin = start[2] + run.first, bytes = (run.last - run.first) * row_bytes;
+    const std::uint64_t offset = file_offset_of(layer, head, row_begin);
+    if (cached) {
+      consume(run.matrix, row_begin, start[2] + run.last, cached->at(offset));
+      return;
+    }
     thread_local std::vector<unsigned char> buffer;
     buffer.resize(std::max<std::size_t>(buffer.size(), bytes));
-    pread_fully(buffer.data(), bytes, plan.file_offset + ((layer * d[1] + head) * d[2] + row_begin) * row_bytes, where);
+    pread_fully(buffer.data(), bytes, offset, where);
     consume(run.matrix, row_begin, start[2] + run.last, buffer.data());
   });
 }

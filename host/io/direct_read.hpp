@@ -5,7 +5,9 @@
 // - chunks filtered by shuffle and/or deflate only (h5py's compression="gzip", shuffle=True):
 //   raw chunks fetched with H5Dread_chunk, then inflated (libdeflate), unshuffled and placed on a
 //   pool.
-// A block goes into one buffer (read) or, run of rows by run of rows, to a callback (read_rows).
+// A block goes into one buffer (read) or, run of rows by run of rows, to a callback (read_rows);
+// contiguous rows that are all in the page cache reach the callback straight from a mapping of
+// them (resident_mapping.hpp), others through preads.
 // Anything else goes through H5Dread, which returns the same bytes: compact or external storage,
 // contiguous data in another file (an external link), other filters, another byte order, chunks
 // that a block covers only in part (HDF5's chunk cache then spares decoding them again and again)
@@ -47,7 +49,8 @@ class DirectReader {
 
   // Opens `path` (the corpus) for preads; `threads` <= 0: available_cpus(). Not `enabled`: every
   // plan is HDF5's read path (for comparisons), and only the pool is used, to hand blocks over.
-  DirectReader(const std::string& path, int threads, bool enabled = true);
+  // Not `map_cached`: read_rows always preads contiguous rows, cached or not (for comparisons).
+  DirectReader(const std::string& path, int threads, bool enabled = true, bool map_cached = true);
   ~DirectReader();
   DirectReader(const DirectReader&) = delete;
   DirectReader& operator=(const DirectReader&) = delete;
@@ -72,6 +75,13 @@ class DirectReader {
   // `consume` in runs of rows, on the pool.
   void hand_over(const unsigned char* block, std::size_t elem_size, const std::array<hsize_t, 4>& start,
                  const std::array<hsize_t, 4>& count, const RowConsumer& consume);
+
+  // Contiguous blocks that read_rows has handed over from a mapping of the page cache, and by preads.
+  struct RowBlockCounts {
+    std::int64_t mapped = 0;
+    std::int64_t read = 0;
+  };
+  RowBlockCounts row_block_counts() const { return {blocks_mapped_, blocks_read_}; }
 
  private:
   // Where a read goes: into `out` (laid out as the block), or to `consume` when it is set.
@@ -99,6 +109,8 @@ class DirectReader {
   int fd_ = -1;
   int threads_ = 0;
   bool enabled_ = true;
+  bool map_cached_ = true;
+  std::int64_t blocks_mapped_ = 0, blocks_read_ = 0;  // reads are serialised by the caller
   std::unique_ptr<ThreadPool> pool_;  // made on first use: a reader that only checks structure starts no threads
 };
 

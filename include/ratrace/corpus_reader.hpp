@@ -35,6 +35,10 @@ struct ReaderOptions {
   int threads = 0;
   // False: every read through HDF5's own read path (for comparisons and benchmarks).
   bool direct_reads = true;
+  // read_heads_raw_rows on contiguous data: rows whose pages are all in the page cache are handed
+  // over straight from a mapping of them, so that a consumer reads only what it uses and nothing is
+  // copied first; others are read with preads. False: always preads (for comparisons and benchmarks).
+  bool map_cached_rows = true;
 };
 
 // Opens the file and checks its structure (groups, ranks, square matrices, equal lengths, dtypes)
