@@ -162,7 +162,9 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
         const int j = c * 32 + lane;
         const double wide = static_cast<double>(v[u]);  // one conversion for both sums
         if (check && j <= i) {
-          if (detail::is_bad_weight(v[u])) bad = true;  // a predicate, where |= takes integer steps
+          // Per value (a predicate, where |= takes integer steps): the aggregate kernel's running
+          // minimum would cost this kernel a register it has not got (it spilled).
+          if (detail::is_bad_weight(v[u])) bad = true;
           row_sum += wide;
         }
         std::uint64_t key = 0;

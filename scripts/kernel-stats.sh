@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 printf '%-58s %8s %5s %6s %6s\n' kernel ptx regs spill stack
 for cu in "$@"; do
   "$nvcc" "${flags[@]}" -ptx -o "$work/k.ptx" "$cu"
-  "$nvcc" "${flags[@]}" -c -Xptxas -v -o "$work/k.o" "$cu" 2>"$work/ptxas.txt"
+  "$(dirname "$nvcc")/ptxas" -arch=sm_90 -v -o "$work/k.cubin" "$work/k.ptx" 2>"$work/ptxas.txt"  # the same PTX
   # Mangled entry name -> PTX instruction count (lines that start with an opcode or a predicate).
   awk '/^\.(visible )?\.?entry /{split($0, a, /[ (]/); for (k in a) if (a[k] ~ /^_Z/) name = a[k]}
        /^\t[a-z@]/ && name != "" {n[name]++}

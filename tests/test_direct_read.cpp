@@ -159,6 +159,19 @@ void overwrite_chunk(const std::string& path, const std::array<hsize_t, 4>& offs
   ASSERT_GE(H5Dwrite_chunk(ds, H5P_DEFAULT, skipped_filters, offset.data(), stored.size(), stored.data()), 0);
 }
 
+// DirectReader::read_rows of a block, gathered into `out` (laid out as the block; rows of
+// row_bytes bytes); returns read_rows' answer.
+bool gather_block_rows(corpus::DirectReader& reader, hid_t ds, const corpus::DirectReadPlan& plan,
+                       const std::array<hsize_t, 4>& start, const std::array<hsize_t, 4>& count,
+                       std::size_t row_bytes, const std::string& where, std::vector<unsigned char>& out) {
+  return reader.read_rows(ds, plan, start, count,
+                          [&](hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* rows) {
+                            std::memcpy(out.data() + (matrix * count[2] + row_begin - start[2]) * row_bytes, rows,
+                                        (row_end - row_begin) * row_bytes);
+                          },
+                          where);
+}
+
 // Reads layer `layer`, heads [head_begin, +head_count) of /sequences/s0/attention as `raw_type`
 // with corpus::DirectReader itself. Expects the bytes of H5Dread when it reads, and returns
 // whether it did (false: it left the block to H5Dread).
@@ -182,12 +195,7 @@ bool direct_read_matches_hdf5(const std::string& path, hid_t raw_type, hsize_t l
   // Handed over in runs of rows: the same bytes, when it does (rows_path: whether it should).
   std::vector<unsigned char> gathered(bytes, 0x33);
   const std::size_t row_bytes = dims[3] * H5Tget_size(raw_type);
-  const bool rows = reader.read_rows(ds, plan, start, count,
-                                     [&](hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* data) {
-                                       std::memcpy(gathered.data() + (matrix * dims[2] + row_begin) * row_bytes, data,
-                                                   (row_end - row_begin) * row_bytes);
-                                     },
-                                     path);
+  const bool rows = gather_block_rows(reader, ds, plan, start, count, row_bytes, path, gathered);
   if (rows) EXPECT_EQ(gathered, by_hdf5) << path << " in runs of rows";
   EXPECT_EQ(rows, read && (plan.path != corpus::DirectReadPlan::Path::chunked || plan.chunk[3] == dims[3])) << path;
   return read;
@@ -246,13 +254,7 @@ TEST(DirectRead, CachedContiguousRowsAreHandedOverFromAMappingOthersRead) {
                                            reinterpret_cast<const unsigned char*>(bits.data() + (1 * H + 3) * S * S));
   const auto rows_of = [&](corpus::DirectReader& reader, const corpus::DirectReadPlan& plan) {
     std::vector<unsigned char> out(block, 0xCC);
-    const bool read = reader.read_rows(ds, plan, start, count,
-                                       [&](hsize_t matrix, hsize_t row_begin, hsize_t row_end, const unsigned char* rows) {
-                                         std::memcpy(out.data() + (matrix * S + row_begin) * S * 2, rows,
-                                                     (row_end - row_begin) * S * 2);
-                                       },
-                                       path);
-    EXPECT_TRUE(read);
+    EXPECT_TRUE(gather_block_rows(reader, ds, plan, start, count, S * 2, path, out));
     return out;
   };
 

@@ -8,11 +8,13 @@
 
 #include "gpu_test_support.hpp"
 #include "ratrace/synth.hpp"
+#include "support/search_params.hpp"
 #include "verify/compare.hpp"
 #include "verify/near_tie_probe.hpp"
 
 using namespace ratrace;
 using namespace ratrace::gpu_test;
+using ratrace::testing_support::make_params;
 
 namespace {
 
@@ -22,15 +24,6 @@ struct Case {
   bool mask;
   double bos_rate;   // fraction of BOS positions
 };
-
-SearchParams make_params(int B, int K, const char* norm, bool stop_at_bos) {
-  SearchParams p;
-  p.top_beam = B;
-  p.top_k = K;
-  p.length_norm = LengthNorm::parse(norm);
-  p.stop_at_bos = stop_at_bos;
-  return p;
-}
 
 // Runs `jobs` on both sides, the GPU with `kernel`, and compares as verify does; returns near-ties.
 std::int64_t compare_jobs_with(const std::vector<CandidateTable>& tables, const std::vector<Job>& jobs,
@@ -119,7 +112,7 @@ TEST(GpuBeamSearch, MatchesCpuForEveryNormAndWidth) {
         }
         for (const bool stop : {true, false}) {
           if (!stop && is_bos.empty()) continue;
-          compare_searches(tables, all_targets(c.S), is_bos, make_params(B, K, norm, stop),
+          compare_searches(tables, all_targets(c.S), is_bos, make_params(B, K, norm, 0.0, stop),
                            fmt::format("S={} levels={} mask={} B={} K={} {} stop={}", c.S, c.levels, c.mask, B, K, norm, stop));
         }
       }
@@ -139,7 +132,7 @@ TEST(GpuBeamSearch, LongSearchesOnRealisticPatterns) {
         const std::vector<float> a = synth_head_matrix(static_cast<HeadPattern>(m), S, 7);
         sized.push_back(build_candidate_table(a.data(), S, nullptr, K, 0.0));
       }
-      compare_searches(sized, targets, is_bos, make_params(B, K, norm, true), fmt::format("S=1024 B={} K={} {}", B, K, norm));
+      compare_searches(sized, targets, is_bos, make_params(B, K, norm, 0.0, true), fmt::format("S=1024 B={} K={} {}", B, K, norm));
     }
   // S = 4096: the longest searches (previous-token heads walk back one position per step).
   const int L = 4096;
@@ -148,7 +141,7 @@ TEST(GpuBeamSearch, LongSearchesOnRealisticPatterns) {
     const std::vector<float> a = synth_head_matrix(p, L, 9);
     long_tables.push_back(build_candidate_table(a.data(), L, nullptr, 8, 0.0));
   }
-  compare_searches(long_tables, {4095, 2048, 17}, {}, make_params(8, 8, "avg_logprob", true), "S=4096 B=8 K=8");
+  compare_searches(long_tables, {4095, 2048, 17}, {}, make_params(8, 8, "avg_logprob", 0.0, true), "S=4096 B=8 K=8");
 }
 
 TEST(GpuBeamSearch, TargetZeroAndRowsWithoutCandidates) {
@@ -157,7 +150,7 @@ TEST(GpuBeamSearch, TargetZeroAndRowsWithoutCandidates) {
   CandidateTable empty(S, 3);  // no candidates anywhere: every job returns the target alone
   for (const gpu::BeamKernel kernel : kernels_for(4)) {
     SCOPED_TRACE(name_of(kernel));
-    const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", true), kernel);
+    const auto paths = run_beams({&empty}, {{0, 0}, {0, 5}}, {}, make_params(4, 3, "avg_logprob", 0.0, true), kernel);
     ASSERT_EQ(paths.size(), 2u);
     for (std::size_t k = 0; k < 2; ++k) {
       ASSERT_EQ(paths[k].size(), 1u);
@@ -177,7 +170,7 @@ TEST(GpuBeamSearch, WorkedExampleKnownAnswer) {
                                 0.5f, 0.2f, 0.2f, 0.1f, 0, 0,  0.1f, 0.3f, 0.0f, 0.5f, 0.1f, 0,
                                 0.05f, 0.2f, 0.3f, 0.0f, 0.4f, 0.05f};
   const CandidateTable t = build_candidate_table(a.data(), 6, nullptr, 3, 0.0);
-  const SearchParams params = make_params(2, 3, "avg_logprob", true);
+  const SearchParams params = make_params(2, 3, "avg_logprob", 0.0, true);
   const auto cpu = beam_search(t.ref(), 5, nullptr, params);
   ASSERT_EQ(cpu.size(), 2u);
   EXPECT_EQ(cpu[0].positions, (std::vector<std::int32_t>{5, 2, 1, 0}));
@@ -200,7 +193,7 @@ TEST(GpuBeamSearch, ThreadPerJobKernelRefusesALargerBeam) {
   const std::vector<float> a = random_matrix(20, rng);
   std::vector<CandidateTable> tables;
   tables.push_back(build_candidate_table(a.data(), 20, nullptr, 4, 0.0));
-  const SearchParams params = make_params(gpu::kThreadPerJobMaxBeams + 1, 4, "avg_logprob", true);
+  const SearchParams params = make_params(gpu::kThreadPerJobMaxBeams + 1, 4, "avg_logprob", 0.0, true);
   EXPECT_THROW(run_beams({&tables[0]}, {{0, 19}}, {}, params, gpu::BeamKernel::thread_per_job), std::invalid_argument);
   compare_jobs_with(tables, {{0, 19}, {0, 7}}, {}, params, gpu::BeamKernel::automatic, "B = 9, kernel left to choose");
 }
@@ -226,7 +219,7 @@ TEST(GpuBeamSearch, TablesOfDifferentLengthsShareOneBatch) {
     // Longest searches first, as the engine orders a launch's jobs.
     std::stable_sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.target > b.target; });
     for (const bool stop : {true, false})
-      compare_jobs(tables, jobs, is_bos, make_params(B, K, "avg_logprob", stop),
+      compare_jobs(tables, jobs, is_bos, make_params(B, K, "avg_logprob", 0.0, stop),
                    fmt::format("mixed lengths B={} K={} stop={}", B, K, stop));
   }
 }

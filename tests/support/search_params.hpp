@@ -1,5 +1,5 @@
 #pragma once
-// SearchParams for the reference-engine tests, defaults as the CLI's.
+// SearchParams for the search tests (reference, host-run device search, GPU), defaults as the CLI's.
 #include "ratrace/params.hpp"
 
 namespace ratrace::testing_support {
