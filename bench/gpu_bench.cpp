@@ -400,13 +400,13 @@ BENCHMARK(BM_GpuRowTopK)
     ->Args({0, kPerHead, 1024, 32, 32, 1, 1})
     ->Args({1, kMean, 1024, 32, 5, 1, 4})
     ->Args({2, kMean, 1024, 32, 5, 1, 4})
-    ->Args({2, kPerHead, 1024, 32, 5, 1, 4})
+    ->Args({2, kPerHead, 1024, 32, 5, 1, 1})
     ->Args({0, kMean, 4096, 8, 5, 1, 4})
     ->Args({0, kPerHead, 4096, 8, 32, 1, 4})
     ->Args({0, kPerHead, 4096, 8, 32, 1, 1})
-    ->Args({0, kPerHead, 128, 32, 5, 1, 4})     // one short unit per launch ...
-    ->Args({0, kPerHead, 128, 32, 5, 31, 4})    // ... against the batch the engine makes of them
-    ->Args({0, kPerHead, 128, 32, 5, 31, 1})
+    ->Args({0, kPerHead, 128, 32, 5, 1, 1})     // one short unit per launch ...
+    ->Args({0, kPerHead, 128, 32, 5, 31, 1})    // ... against the batch the engine makes of them
+    ->Args({0, kPerHead, 128, 32, 5, 31, 4})
     ->Args({0, kMean, 128, 32, 5, 31, 4})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);

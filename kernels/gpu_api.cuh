@@ -53,7 +53,7 @@ struct TopkArgs {
   std::int32_t top_k = 5;
   float attn_threshold = 0.0f;  // detail::float_threshold(min_attn)
   // Warps of the head kernel's 4-warp blocks that share one row: 4 (a block per row), 2 or 1 (a
-  // warp per row, 4 rows per block). Same results; which is fastest is for BM_GpuRowTopK to say.
+  // warp per row, 4 rows per block). Same results; BM_GpuRowTopK measures which is fastest.
   std::int32_t head_warps_per_row = kHeadWarpsPerRow;
   DeviceTables tables;               // entries and count are written
   double* profile_sums = nullptr;    // [M][kDistanceBins], accumulated (zero it first)

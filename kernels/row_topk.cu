@@ -11,7 +11,8 @@
 //                         row_of_item(tables.row_begin, num_head_matrices, x), so each matrix's
 //                         rows are handed out longest first; TopkArgs::head_warps_per_row (4, 2
 //                         or 1) warps share one, so a block takes 1, 2 or 4 consecutive items.
-//                         4 (a block per row) is the default; BM_GpuRowTopK measures all three.
+//                         1 (a warp per row) is the default (kHeadWarpsPerRow says why);
+//                         BM_GpuRowTopK measures all three.
 //   aggregate_topk_kernel one block per row of every unit with mean/max (row_of_item over
 //                         aggregate_row_begin): loops over every head of the unit per tile of
 //                         chunks, forms mean (double sum in head order, / H, rounded to float) and
@@ -45,8 +46,13 @@ namespace {
 
 constexpr int kMaxWarps = 4;
 constexpr int kThreads = kMaxWarps * 32;
-constexpr int kTile = 8;         // chunks per lane per pass: independent loads in flight
-constexpr int kChunkUnroll = 8;  // the same for the head kernel
+// The aggregate kernel's loads in flight per lane: kTile chunks of kHeadsInFlight heads. A lane
+// reads every head of its chunks in turn, so each round of loads is one step of the longest row's
+// critical path: at 1,024 tokens and 32 heads, 2 tiles of 8 rounds each, where a tile of 8 chunks
+// of one head at a time took 32 rounds.
+constexpr int kTile = 4;
+constexpr int kHeadsInFlight = 4;
+constexpr int kChunkUnroll = 8;  // the head kernel's chunks per lane per pass: its loads in flight
 
 // float16 on the device: its conversion instruction, exact like the shared rule (which the host,
 // the emulator and the CPU reference apply) and about twenty instructions fewer per element read.
@@ -116,8 +122,11 @@ __device__ __forceinline__ void tally_row(const TopkArgs& a, double row_sum) {
 // Rows per block: a.head_warps_per_row (W) warps share a row, so a block of kMaxWarps warps takes
 // kMaxWarps / W consecutive items (rows); warp w works on row w / W, on its chunks w % W, w % W + W,
 // ... Each row has its own queues, sums and profile bins in shared memory.
+// At least 8 blocks per SM: the 64 registers a thread gets when 8 blocks fill the register file,
+// stated, so that ptxas plans for them (left to choose, it took 64 and spilled for float32).
+constexpr int kHeadBlocksPerSm = 8;
 template <class E>
-__global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
+__global__ void __launch_bounds__(kThreads, kHeadBlocksPerSm) head_topk_kernel(TopkArgs a) {
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int row_warps = a.head_warps_per_row;
@@ -136,7 +145,7 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
   bool check = false;  // warp-uniform (one row per warp)
   WarpTopK top;
   double row_sum = 0.0;
-  bool bad = false;
+  float smallest = 0.0f;  // with the row sum, the value check (detail::finite_sum), as in the aggregate kernel
   if (active) {
     const detail::SegmentRow at = detail::row_of_item(a.tables.row_begin, a.num_head_matrices, item);
     m = at.matrix;
@@ -147,6 +156,11 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
     const auto* row = static_cast<const typename E::storage*>(a.raw) + desc.raw_offset + detail::packed_row_offset(i);
     BinTracker tracker;
     double acc = 0.0;
+    // Past the first chunks of a row, nearly no value reaches the top-K: the sums take every value,
+    // but keys are built and offered only for a group of chunks where some lane reaches the floor.
+    // Skipped groups are exactly those whose offers would all have been refused, so the queue is
+    // the same as if every chunk were offered.
+    float floor = detail::entry_floor(a.attn_threshold, 0);
     const int num_chunks = (i >> 5) + 1;  // columns 0..i (the diagonal is checked, never a candidate)
     for (int c0 = part; c0 < num_chunks; c0 += row_warps * kChunkUnroll) {
       float v[kChunkUnroll];
@@ -155,6 +169,7 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
         const int j = (c0 + u * row_warps) * 32 + lane;
         v[u] = j <= i ? E::widen(row[j]) : 0.0f;
       }
+      bool reaches_floor = false;
 #pragma unroll
       for (int u = 0; u < kChunkUnroll; ++u) {
         const int c = c0 + u * row_warps;
@@ -162,12 +177,9 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
         const int j = c * 32 + lane;
         const double wide = static_cast<double>(v[u]);  // one conversion for both sums
         if (check && j <= i) {
-          // Per value (a predicate, where |= takes integer steps): the aggregate kernel's running
-          // minimum would cost this kernel a register it has not got (it spilled).
-          if (detail::is_bad_weight(v[u])) bad = true;
+          smallest = fminf(smallest, v[u]);
           row_sum += wide;
         }
-        std::uint64_t key = 0;
         if (j < i) {
           const int d = i - j;
           if (tracker.moves(d)) {
@@ -175,11 +187,22 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
             tracker.enter(d);
           }
           acc += wide;
-          // The key mask written out: as a bool function it compiled to more instructions (PTX).
-          if (detail::passes_float_threshold(v[u], a.attn_threshold) && (key_mask == nullptr || key_mask[j] != 0))
-            key = detail::candidate_key(v[u], j);
+          if (v[u] >= floor) reaches_floor = true;
         }
-        top.offer(key, a.top_k, lane);
+      }
+      if (__any_sync(kFullMask, reaches_floor)) {
+#pragma unroll
+        for (int u = 0; u < kChunkUnroll; ++u) {
+          const int c = c0 + u * row_warps;
+          if (c >= num_chunks) break;  // warp-uniform
+          const int j = c * 32 + lane;
+          std::uint64_t key = 0;
+          // The key mask written out: as a bool function it compiled to more instructions (PTX).
+          if (j < i && detail::passes_float_threshold(v[u], a.attn_threshold) && (key_mask == nullptr || key_mask[j] != 0))
+            key = detail::candidate_key(v[u], j);
+          top.offer(key, a.top_k, lane);
+        }
+        floor = detail::entry_floor(a.attn_threshold, top.threshold);
       }
     }
     flush_bin(bins[group], tracker.bin, acc);
@@ -189,7 +212,7 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
     const double s = warp_sum(row_sum);
     if (lane == 0) warp_sums[warp] = s;
   }
-  const bool any_bad = __syncthreads_or(bad);
+  const bool any_bad = __syncthreads_or(check && (smallest < 0.0f || !detail::finite_sum(row_sum)));
   if (active && part == 0) {  // the row's first warp merges its warps' queues and writes the row
     write_row(a, m, i, queues + group * row_warps * 32, row_warps, lane);
     if (check && lane == 0) {
@@ -203,9 +226,10 @@ __global__ void __launch_bounds__(kThreads) head_topk_kernel(TopkArgs a) {
 }
 
 // Dynamic shared memory: per-thread row sums of every head, [max_aggregate_heads][blockDim.x] doubles.
-// Loop order: a tile of kTile chunks per lane, then every head for that tile (kTile independent
-// loads in flight per lane), so the mean's double sums and the max stay in registers and each
-// head's row-sum partial touches shared memory once per tile.
+// Loop order: a tile of kTile chunks per lane, then every head for that tile, kHeadsInFlight heads
+// at a time (kTile x kHeadsInFlight independent loads in flight per lane), so the mean's double
+// sums and the max stay in registers and each head's row-sum partial touches shared memory once
+// per tile.
 template <class E>
 __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
   const detail::SegmentRow at = detail::row_of_item(a.aggregate_row_begin, a.num_aggregates, blockIdx.x);
@@ -241,24 +265,32 @@ __global__ void __launch_bounds__(kThreads) aggregate_topk_kernel(TopkArgs a) {
       sum[t] = 0.0;
       mx[t] = -FLT_MAX;
     }
-    for (int h = 0; h < H; ++h) {
-      const auto* row = row0 + h * head_stride;
-      float v[kTile];
+    for (int h0 = 0; h0 < H; h0 += kHeadsInFlight) {
+      // Every load of kHeadsInFlight heads is issued before any is used.
+      float v[kHeadsInFlight][kTile];
 #pragma unroll
-      for (int t = 0; t < kTile; ++t) {
-        const int j = (c0 + t * warps) * 32 + lane;
-        v[t] = j <= i ? E::widen(row[j]) : 0.0f;
-      }
-      double head_part = 0.0;
+      for (int k = 0; k < kHeadsInFlight; ++k) {
+        const auto* row = row0 + (h0 + k) * head_stride;
 #pragma unroll
-      for (int t = 0; t < kTile; ++t) {  // v is 0 past the diagonal: no sum changes, and no key reads mx there
-        const double wide = static_cast<double>(v[t]);  // once for both sums
-        smallest = fminf(smallest, v[t]);
-        head_part += wide;
-        sum[t] += wide;  // head order, as SPEC §3
-        mx[t] = v[t] > mx[t] ? v[t] : mx[t];
+        for (int t = 0; t < kTile; ++t) {
+          const int j = (c0 + t * warps) * 32 + lane;
+          v[k][t] = h0 + k < H && j <= i ? E::widen(row[j]) : 0.0f;
+        }
       }
-      head_sums[h * blockDim.x + threadIdx.x] += head_part;
+#pragma unroll
+      for (int k = 0; k < kHeadsInFlight; ++k) {
+        if (h0 + k >= H) break;  // block-uniform
+        double head_part = 0.0;
+#pragma unroll
+        for (int t = 0; t < kTile; ++t) {  // v is 0 past the diagonal: no sum changes, and no key reads mx there
+          const double wide = static_cast<double>(v[k][t]);  // once for both sums
+          smallest = fminf(smallest, v[k][t]);
+          head_part += wide;
+          sum[t] += wide;  // head order, as SPEC §3
+          mx[t] = v[k][t] > mx[t] ? v[k][t] : mx[t];
+        }
+        head_sums[(h0 + k) * blockDim.x + threadIdx.x] += head_part;
+      }
     }
 #pragma unroll
     for (int t = 0; t < kTile; ++t) {

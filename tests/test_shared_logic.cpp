@@ -236,6 +236,54 @@ TEST(Scoring, MinimumAndFiniteSumDecideTheValueCheck) {
   EXPECT_FALSE(finite_sum(static_cast<double>(inf) + static_cast<double>(-inf)));  // NaN
 }
 
+// The head kernel skips building keys for a group of values where no lane reaches entry_floor:
+// below it, no value may pass the min_attn test with a key above the K-th best. And the floor is
+// the least such weight: at it, the smallest column beats a threshold of any other column, and
+// with no threshold yet, the floor passes the min_attn test where the float below it fails.
+TEST(Scoring, EntryFloorIsTheLeastWeightThatCanEnterTheTopK) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const float specials[] = {nan, -nan, std::numeric_limits<float>::infinity(), -1.0f, -tiny, -0.0f, 0.0f, tiny,
+                            2 * tiny, std::numeric_limits<float>::min(), 1.0f, std::numeric_limits<float>::max()};
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  std::uniform_int_distribution<std::int32_t> column(0, 4095);
+  int skipped = 0, kept = 0;
+  for (int trial = 0; trial < 200000; ++trial) {
+    const float attn_threshold = trial % 3 == 0 ? 0.0f : (trial % 3 == 1 ? float_threshold(unit(rng) * 0.3) : tiny);
+    const std::uint64_t threshold_key = trial % 5 == 0 ? 0 : candidate_key(std::max(unit(rng), tiny), column(rng));
+    const float floor = entry_floor(attn_threshold, threshold_key);
+    const float kth = candidate_key_attn(threshold_key);
+    // Values near the floor and the K-th best weight as often as random ones, ties included.
+    float v = unit(rng);
+    switch (trial % 6) {
+      case 0: v = specials[rng() % std::size(specials)]; break;
+      case 1: v = kth; break;
+      case 2: v = std::nextafter(floor, 0.0f); break;
+      case 3: v = floor; break;
+      default: break;
+    }
+    const std::int32_t j = column(rng);
+    const bool enters = passes_float_threshold(v, attn_threshold) && candidate_key(v, j) > threshold_key;
+    if (!(v >= floor)) {
+      ASSERT_FALSE(enters) << "trial " << trial << ": v " << v << " below floor " << floor << " entered at column " << j;
+      ++skipped;
+    } else {
+      ++kept;
+    }
+    if (threshold_key != 0 && kth >= attn_threshold && candidate_key_pos(threshold_key) > 0) {
+      ASSERT_EQ(floor, kth) << "trial " << trial;
+      ASSERT_GT(candidate_key(floor, 0), threshold_key) << "trial " << trial;
+    }
+    if (threshold_key == 0) {
+      ASSERT_TRUE(passes_float_threshold(floor, attn_threshold)) << "trial " << trial;
+      ASSERT_FALSE(passes_float_threshold(std::nextafter(floor, 0.0f), attn_threshold)) << "trial " << trial;
+    }
+  }
+  EXPECT_GT(skipped, 40000);
+  EXPECT_GT(kept, 40000);
+}
+
 TEST(DistanceBin, PowersOfTwo) {
   EXPECT_EQ(distance_bin(1), 0);
   EXPECT_EQ(distance_bin(2), 1);

@@ -28,7 +28,12 @@ namespace ratrace::gpu {
 enum class ElemType : int { f16 = 0, bf16 = 1, f32 = 2 };
 
 // Warps of the head top-K kernel's 4-warp blocks that share one row (TopkArgs::head_warps_per_row).
-inline constexpr int kHeadWarpsPerRow = 4;
+// 1, by a model not yet measured (BM_GpuRowTopK's W = 4 / 2 / 1 lines will say): what hides the
+// memory's latency is the loads a warp has in flight, up to kChunkUnroll (8) chunks of 32 columns.
+// A 1,024-token row has 16 chunks on average; shared by 4 warps, each has 4 in flight and the row
+// pays 3 queue merges, where one warp has 8 and merges nothing. Long rows (4,096) keep all 8 in
+// flight either way.
+inline constexpr int kHeadWarpsPerRow = 1;
 
 inline std::size_t elem_size(ElemType elem) { return elem == ElemType::f32 ? 4 : 2; }
 

@@ -72,6 +72,17 @@ RATRACE_HD std::int32_t candidate_key_pos(std::uint64_t key) {
   return static_cast<std::int32_t>(~static_cast<std::uint32_t>(key));
 }
 
+// The least weight that can still enter a row's top-K, for a pass that tests one float per value
+// and builds keys only where some lane reaches it: with threshold_key the K-th best key so far (0
+// while fewer than K), a value v with !(v >= entry_floor) fails passes_float_threshold or has a
+// key below threshold_key, whatever its column. The smallest positive float stands for "> 0".
+RATRACE_HD float entry_floor(float attn_threshold, std::uint64_t threshold_key) {
+  constexpr float kSmallestPositive = 1.40129846e-45f;
+  const float least = attn_threshold > kSmallestPositive ? attn_threshold : kSmallestPositive;
+  const float kth = candidate_key_attn(threshold_key);
+  return kth > least ? kth : least;
+}
+
 // Bad input per SPEC §4: NaN, Inf or negative.
 RATRACE_HD bool is_bad_weight(float attn) { return !(attn >= 0.0f) || attn > 3.402823466e38f; }
 
