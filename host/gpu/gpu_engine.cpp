@@ -181,6 +181,7 @@ std::array<std::int64_t, kDistanceBins> profile_counts(int S) {
 }
 
 double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+double gib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 30); }
 
 int pack_threads() {
   const int hw = available_cpus();
@@ -206,9 +207,16 @@ class GpuEngine final : public Engine {
   }
 
  private:
+  // Half the memory bound for each of the two slots. A bound above the free memory is refused
+  // here, before anything runs: otherwise a run that grows into it fails in cudaMalloc midway.
   std::size_t slot_budget() const {
     std::size_t free_bytes = 0, total_bytes = 0;
     gpu::cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    if (options_.mem_limit_bytes > 0 && static_cast<std::size_t>(options_.mem_limit_bytes) > free_bytes)
+      throw UsageError(fmt::format("--gpu-mem {:.2f} GiB is more than the {:.2f} GiB free on {} (0 = {:.0f}% of the free "
+                                   "memory)",
+                                   gib(static_cast<std::size_t>(options_.mem_limit_bytes)), gib(free_bytes), name_,
+                                   100.0 * kDefaultMemFraction));
     const std::size_t limit = options_.mem_limit_bytes > 0
                                   ? static_cast<std::size_t>(options_.mem_limit_bytes)
                                   : static_cast<std::size_t>(kDefaultMemFraction * static_cast<double>(free_bytes));

@@ -59,6 +59,25 @@ TEST(SimtCli, DeviceAutoPicksThePresentGpuAndItsFileMatchesTheCpuFile) {
   ASSERT_TRUE(on_gpu.stats.has_value() && on_cpu.stats.has_value());
 }
 
+// A memory bound above the device's free memory is refused before anything runs (exit 2, no
+// results file), naming the bound and what is free; the emulated device has 2 GiB.
+TEST(SimtCli, GpuMemAboveTheFreeMemoryIsRefusedUpFront) {
+  TempDir dir;
+  const std::string corpus = dir.file("corpus.h5");
+  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
+  const auto refused = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu --gpu-mem 3");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("--gpu-mem 3.00 GiB is more than the 2.00 GiB free on ratrace SIMT emulator"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
+  EXPECT_EQ(run_cli("verify " + quoted(corpus) + " --gpu-mem 3").exit_code, 2);
+  // Within the free memory, the same run goes through.
+  const auto bounded = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu --gpu-mem 1.5");
+  EXPECT_EQ(bounded.exit_code, 0) << bounded.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("gpu.h5")));
+}
+
 // RATRACE_SIMT_DEVICES=0 while it lives: the emulated machine has no device (children inherit it).
 struct NoDevice {
   NoDevice() { setenv("RATRACE_SIMT_DEVICES", "0", 1); }
