@@ -20,6 +20,10 @@ RATRACE=$BIN/ratrace
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 START=$(date +%s)
 DEADLINE=${DEADLINE:-285}  # seconds for the whole check; later steps are skipped past it
+# ONLY: a grep -E pattern of step names, to rerun just those (e.g. what the deadline skipped):
+#   ONLY='^bench-kernels$|^sanitizer-' LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh
+ONLY=${ONLY:-}
+wanted() { [ -z "$ONLY" ] || echo "$1" | grep -Eq -- "$ONLY"; }
 
 # step NAME TIMEOUT_S KEY_PATTERN CMD...: runs CMD with a timeout, log in $OUT/NAME.log; the
 # summary line quotes the last log line matching KEY_PATTERN (a grep -E pattern; '' = none).
@@ -27,6 +31,7 @@ step() {
   local name=$1 limit=$2 key=$3
   shift 3
   local log=$OUT/$name.log t0 t1 rc status line="" left
+  wanted "$name" || return 0
   left=$(( DEADLINE - ($(date +%s) - START) ))
   if [ "$left" -lt 5 ]; then
     printf '%-14s %-34s (deadline of %d s reached)\n' SKIP "$name" "$DEADLINE" | tee -a "$SUMMARY"
@@ -47,13 +52,15 @@ step() {
 }
 note() { echo "$*" | tee -a "$SUMMARY"; }
 
-note "device-check $(date -u +%FT%TZ) on $(hostname)"
+note "device-check $(date -u +%FT%TZ) on $(hostname)${ONLY:+, only the steps matching '$ONLY'}"
 step nvidia-smi 20 'NVIDIA|MiB' nvidia-smi
 
 # The whole run's corpus (step 4) is CPU work: write it in the background while the GPU tests run.
 # 2 sequences x 32 layers x 32 heads x 1024 tokens, float16 (4.3 GB).
 BIG=$WORK/big.h5
-( "$RATRACE" synth -o "$BIG" --force --sequences 2 --layers 32 --heads 32 --len 1024 --dtype float16 --seed 9 \
+WHOLE_RUN_STEPS='synth-big bench-whole-run-last bench-whole-run bench-whole-run-sample trace-big-gpu'
+whole_run_wanted() { local n; for n in $WHOLE_RUN_STEPS; do wanted "$n" && return 0; done; return 1; }
+whole_run_wanted && ( "$RATRACE" synth -o "$BIG" --force --sequences 2 --layers 32 --heads 32 --len 1024 --dtype float16 --seed 9 \
     >"$WORK/synth-big.out" 2>&1 &
   echo $! >"$WORK/synth-big.pid"
   wait $!
@@ -64,7 +71,9 @@ step gpu-tests 150 '\] [0-9]+ tests?' "$BIN/ratrace_gpu_tests" --gtest_color=no
 
 # 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time: the runs of
 #    verify-modes.txt, which ctest also runs on the SIMT emulator.
-"$BIN/verify-corpora.sh" "$RATRACE" "$WORK" >"$OUT/synth.log" 2>&1 || note "FAIL           synth of the verify corpora (synth.log)"
+if [ -z "$ONLY" ] || grep -E '^mode ' "$BIN/verify-modes.txt" | awk '{print "verify-" $2}' | grep -Eq -- "$ONLY"; then
+  "$BIN/verify-corpora.sh" "$RATRACE" "$WORK" >"$OUT/synth.log" 2>&1 || note "FAIL           synth of the verify corpora (synth.log)"
+fi
 while read -r kind name limit corpus args; do
   [ "$kind" = mode ] || continue
   # shellcheck disable=SC2086  # the mode's arguments are words
@@ -84,7 +93,9 @@ step sanitizer-memcheck-engine 60 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" 
 #    jobs); and merely reading the file. If the full run fails or runs out of time, the same with
 #    targets ::8 (262,144 jobs) follows, time permitting. Before them, every head with the default
 #    target only (2,048 jobs): tiny results, so the end-to-end run should be bound by reading.
-if ! nvidia-smi -L >/dev/null 2>&1; then
+if ! whole_run_wanted; then
+  :
+elif ! nvidia-smi -L >/dev/null 2>&1; then
   note "SKIP           whole run (no GPU)"
 elif [ $(( $(date +%s) - START )) -lt $(( DEADLINE - 60 )) ]; then
   step synth-big 90 'wrote' bash -c "while [ ! -f '$WORK/synth-big.rc' ]; do sleep 1; done; cat '$WORK/synth-big.out'; exit \$(cat '$WORK/synth-big.rc')"
