@@ -24,6 +24,7 @@ DEADLINE=${DEADLINE:-285}  # seconds for the whole check; later steps are skippe
 #   ONLY='^bench-kernels$|^sanitizer-' LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh
 ONLY=${ONLY:-}
 wanted() { [ -z "$ONLY" ] || echo "$1" | grep -Eq -- "$ONLY"; }
+any_wanted() { local n; for n; do wanted "$n" && return 0; done; return 1; }
 
 # step NAME TIMEOUT_S KEY_PATTERN CMD...: runs CMD with a timeout, log in $OUT/NAME.log; the
 # summary line quotes the last log line matching KEY_PATTERN (a grep -E pattern; '' = none).
@@ -59,8 +60,8 @@ step nvidia-smi 20 'NVIDIA|MiB' nvidia-smi
 # 2 sequences x 32 layers x 32 heads x 1024 tokens, float16 (4.3 GB).
 BIG=$WORK/big.h5
 WHOLE_RUN_STEPS='synth-big bench-whole-run-last bench-whole-run bench-whole-run-sample trace-big-gpu'
-whole_run_wanted() { local n; for n in $WHOLE_RUN_STEPS; do wanted "$n" && return 0; done; return 1; }
-whole_run_wanted && ( "$RATRACE" synth -o "$BIG" --force --sequences 2 --layers 32 --heads 32 --len 1024 --dtype float16 --seed 9 \
+# shellcheck disable=SC2086  # a list of names
+any_wanted $WHOLE_RUN_STEPS && ( "$RATRACE" synth -o "$BIG" --force --sequences 2 --layers 32 --heads 32 --len 1024 --dtype float16 --seed 9 \
     >"$WORK/synth-big.out" 2>&1 &
   echo $! >"$WORK/synth-big.pid"
   wait $!
@@ -71,7 +72,8 @@ step gpu-tests 150 '\] [0-9]+ tests?' "$BIN/ratrace_gpu_tests" --gtest_color=no
 
 # 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time: the runs of
 #    verify-modes.txt, which ctest also runs on the SIMT emulator.
-if [ -z "$ONLY" ] || grep -E '^mode ' "$BIN/verify-modes.txt" | awk '{print "verify-" $2}' | grep -Eq -- "$ONLY"; then
+# shellcheck disable=SC2046  # one name per mode
+if any_wanted $(awk '$1 == "mode" { print "verify-" $2 }' "$BIN/verify-modes.txt"); then
   "$BIN/verify-corpora.sh" "$RATRACE" "$WORK" >"$OUT/synth.log" 2>&1 || note "FAIL           synth of the verify corpora (synth.log)"
 fi
 while read -r kind name limit corpus args; do
@@ -93,12 +95,14 @@ step sanitizer-memcheck-engine 60 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" 
 #    jobs); and merely reading the file. If the full run fails or runs out of time, the same with
 #    targets ::8 (262,144 jobs) follows, time permitting. Before them, every head with the default
 #    target only (2,048 jobs): tiny results, so the end-to-end run should be bound by reading.
-if ! whole_run_wanted; then
-  :
+# shellcheck disable=SC2086  # a list of names
+if ! any_wanted $WHOLE_RUN_STEPS; then
+  :  # not selected by ONLY
 elif ! nvidia-smi -L >/dev/null 2>&1; then
   note "SKIP           whole run (no GPU)"
 elif [ $(( $(date +%s) - START )) -lt $(( DEADLINE - 60 )) ]; then
-  step synth-big 90 'wrote' bash -c "while [ ! -f '$WORK/synth-big.rc' ]; do sleep 1; done; cat '$WORK/synth-big.out'; exit \$(cat '$WORK/synth-big.rc')"
+  # Waits for the corpus that every step below reads, so it runs whatever ONLY selects of them.
+  ONLY='' step synth-big 90 'wrote' bash -c "while [ ! -f '$WORK/synth-big.rc' ]; do sleep 1; done; cat '$WORK/synth-big.out'; exit \$(cat '$WORK/synth-big.rc')"
   whole_run() {  # whole_run NAME TARGETS LIMIT_S
     step "$1" "$3" 'BM_WholeRun' env RATRACE_BENCH_CORPUS="$BIG" RATRACE_BENCH_HEADS=all RATRACE_BENCH_TARGETS="$2" \
       "$BIN/ratrace_bench_gpu" --benchmark_filter=BM_WholeRun --benchmark_out="$OUT/$1.json" --benchmark_out_format=json

@@ -181,7 +181,6 @@ std::array<std::int64_t, kDistanceBins> profile_counts(int S) {
 }
 
 double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
-double gib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 30); }
 
 int pack_threads() {
   const int hw = available_cpus();
@@ -212,14 +211,13 @@ class GpuEngine final : public Engine {
   std::size_t slot_budget() const {
     std::size_t free_bytes = 0, total_bytes = 0;
     gpu::cuda_check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
-    if (options_.mem_limit_bytes > 0 && static_cast<std::size_t>(options_.mem_limit_bytes) > free_bytes)
+    if (options_.mem_limit_bytes <= 0)
+      return static_cast<std::size_t>(kDefaultMemFraction * static_cast<double>(free_bytes)) / 2;
+    const auto limit = static_cast<std::size_t>(options_.mem_limit_bytes);
+    if (limit > free_bytes)
       throw UsageError(fmt::format("--gpu-mem {:.2f} GiB is more than the {:.2f} GiB free on {} (0 = {:.0f}% of the free "
                                    "memory)",
-                                   gib(static_cast<std::size_t>(options_.mem_limit_bytes)), gib(free_bytes), name_,
-                                   100.0 * kDefaultMemFraction));
-    const std::size_t limit = options_.mem_limit_bytes > 0
-                                  ? static_cast<std::size_t>(options_.mem_limit_bytes)
-                                  : static_cast<std::size_t>(kDefaultMemFraction * static_cast<double>(free_bytes));
+                                   mib(limit) / 1024, mib(free_bytes) / 1024, name_, 100.0 * kDefaultMemFraction));
     return limit / 2;
   }
 

@@ -3,21 +3,19 @@
 # on the emulated device, so that its plumbing is known to work before device time is spent on it:
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
 # and the logs packed into logs.tar.gz beside SUMMARY.txt.
-#   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT SIMT_TESTS SIMT_BENCH
+#   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
 src=$1
 work=$(mktemp -d /tmp/ratrace-device-check-smoke-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "device_check_smoke: $*"; echo "--- SUMMARY.txt"; cat "$work/out/SUMMARY.txt" 2>/dev/null; exit 1; }
 
-# The bundle's layout (scripts/device-bundle.sh), with the emulator's binaries under the GPU names
-# and a verify-modes.txt of its own: one mode that must fail (K = 0 is a usage error), one that
-# must pass.
+# The bundle's layout (scripts/device-bundle.sh), with the emulator's CLI as `ratrace` (the verify
+# steps run nothing else) and a verify-modes.txt of its own: one mode that must fail (K = 0 is a
+# usage error), one that must pass.
 bin=$work/bin
 mkdir -p "$bin"
 ln -s "$2" "$bin/ratrace"
-ln -s "$3" "$bin/ratrace_gpu_tests"
-[ -n "${4:-}" ] && ln -s "$4" "$bin/ratrace_bench_gpu"  # absent without RATRACE_BUILD_BENCH
 cp "$src/bench/device-check.sh" "$src/bench/verify-corpora.sh" "$bin/"
 cat >"$bin/verify-modes.txt" <<'EOF'
 corpus tiny --sequences 1 --layers 1 --heads 2 --len 48 --dtype float16 --seed 3
