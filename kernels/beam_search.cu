@@ -28,9 +28,7 @@
 // of very different depth do not hold each other up at the end of the grid.
 #include <cub/device/device_scan.cuh>
 
-#include <stdexcept>
-#include <string>
-
+#include "gpu/cuda_util.hpp"
 #include "kernels/gpu_api.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/warp_queue.cuh"
@@ -287,13 +285,9 @@ __global__ void __launch_bounds__(kThreads) gather_paths_kernel(BeamArgs a, Batc
   }
 }
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw std::runtime_error(std::string(what) + " failed: " + cudaGetErrorString(err));
-}
-
 std::size_t scan_bytes(std::int64_t items) {
   std::size_t bytes = 0;
-  check(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<const std::int64_t*>(nullptr),
+  cuda_check(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<const std::int64_t*>(nullptr),
                                       static_cast<std::int64_t*>(nullptr), items),
         "cub::DeviceScan::ExclusiveSum (size query)");
   return bytes;
@@ -313,30 +307,30 @@ void launch_beam_batch(const BeamArgs& args, const BatchScratch& scratch, const 
   if (uses_thread_per_job(args.kernel, args.top_beam)) {
     launch_kernel(serial_search_kernel, static_cast<unsigned>((args.num_jobs + kSerialThreads - 1) / kSerialThreads),
                   kSerialThreads, 0, stream, args, scratch);
-    check(cudaGetLastError(), "serial_search_kernel launch");
+    cuda_check(cudaGetLastError(), "serial_search_kernel launch");
   } else {
     const std::int64_t threads_needed = static_cast<std::int64_t>(args.num_jobs) * 32;
     launch_kernel(beam_search_kernel, static_cast<unsigned>((threads_needed + kThreads - 1) / kThreads), kThreads, 0,
                   stream, args, scratch);
-    check(cudaGetLastError(), "beam_search_kernel launch");
+    cuda_check(cudaGetLastError(), "beam_search_kernel launch");
   }
 
   // path_begin = exclusive sum of path counts; per-(job, rank) node offsets = exclusive sum of
   // node counts (0 past a job's paths), so the gather writes every path contiguously in order.
   const std::int64_t slots = static_cast<std::int64_t>(args.num_jobs) * args.top_beam;
   std::size_t bytes = scratch.scan_temp_bytes;
-  check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.path_count, out.path_begin,
+  cuda_check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.path_count, out.path_begin,
                                       static_cast<std::int64_t>(args.num_jobs) + 1, stream),
         "cub::DeviceScan::ExclusiveSum (paths)");
   // The node offsets live right after the counts (BatchScratch::node_count holds both).
   std::int64_t* node_offset = scratch.node_count + slots + 1;
   bytes = scratch.scan_temp_bytes;
-  check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.node_count, node_offset, slots + 1, stream),
+  cuda_check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.node_count, node_offset, slots + 1, stream),
         "cub::DeviceScan::ExclusiveSum (nodes)");
 
   launch_kernel(gather_paths_kernel, static_cast<unsigned>((slots + kThreads - 1) / kThreads), kThreads, 0, stream, args,
                 scratch, out, static_cast<const std::int64_t*>(node_offset));
-  check(cudaGetLastError(), "gather_paths_kernel launch");
+  cuda_check(cudaGetLastError(), "gather_paths_kernel launch");
 }
 
 }  // namespace ratrace::gpu

@@ -33,6 +33,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gpu/cuda_util.hpp"
 #include "kernels/gpu_api.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/warp_queue.cuh"
@@ -364,10 +365,6 @@ __global__ void __launch_bounds__(kThreads) finish_tables_kernel(DeviceTables t,
   if (lane == 0) t.end_mask[row] = mask;
 }
 
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) throw std::runtime_error(std::string("CUDA launch of ") + what + " failed: " + cudaGetErrorString(err));
-}
 
 // One block per item: the grid's x dimension holds up to 2^31 - 1 blocks.
 unsigned grid_of(std::int64_t blocks, const char* what) {
@@ -383,7 +380,7 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
     const std::int64_t rows_per_block = kMaxWarps / W;
     launch_kernel(head_topk_kernel<E>, grid_of((a.head_rows + rows_per_block - 1) / rows_per_block, "head_topk_kernel"),
                   kThreads, 0, stream, a);
-    check_launch("head_topk_kernel");
+    cuda_check(cudaGetLastError(), "head_topk_kernel launch");
   }
   if (a.aggregate_rows > 0) {
     // Fewer warps per block when the per-thread head sums would not fit in shared memory.
@@ -396,11 +393,10 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
       throw std::runtime_error("too many heads for the aggregate kernel: " + std::to_string(a.max_aggregate_heads));
     // Always: the default maximum is 48 KiB minus the kernel's static shared memory (2.5 KiB here),
     // so a request of 46 to 48 KiB (46 to 48 heads at 128 threads) would fail without it too.
-    const cudaError_t err = cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 static_cast<int>(shared));
-    if (err != cudaSuccess) throw std::runtime_error(std::string("cudaFuncSetAttribute: ") + cudaGetErrorString(err));
+    cuda_check(cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
+               "cudaFuncSetAttribute (aggregate_topk_kernel)");
     launch_kernel(aggregate_topk_kernel<E>, grid_of(a.aggregate_rows, "aggregate_topk_kernel"), threads, shared, stream, a);
-    check_launch("aggregate_topk_kernel");
+    cuda_check(cudaGetLastError(), "aggregate_topk_kernel launch");
   }
 }
 
@@ -421,7 +417,7 @@ void launch_finish_tables(const DeviceTables& tables, const MatrixDesc* matrices
   const std::int64_t blocks = (num_rows * 32 + kThreads - 1) / kThreads;
   launch_kernel(finish_tables_kernel, grid_of(blocks, "finish_tables_kernel"), kThreads, 0, stream, tables, matrices,
                 num_rows, is_bos, stop_at_bos);
-  check_launch("finish_tables_kernel");
+  cuda_check(cudaGetLastError(), "finish_tables_kernel launch");
 }
 
 }  // namespace ratrace::gpu

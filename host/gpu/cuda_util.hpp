@@ -9,13 +9,43 @@
 
 namespace ratrace::gpu {
 
+// Whether `err` is a fault of work already running on the device (a kernel's bad address, trap or
+// assert; an uncorrectable memory error). CUDA reports such a fault at the first call after it on
+// the host, a stream sync or another kernel's launch check, which is rarely the work at fault.
+inline bool is_device_fault(cudaError_t err) {
+  switch (err) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorLaunchTimeout:
+    case cudaErrorAssert:
+    case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorECCUncorrectable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// "CUDA: <what> failed: <CUDA's words>", and for a device fault how to find the work at fault.
+inline std::string cuda_error_text(cudaError_t err, const char* what) {
+  std::string text = std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err);
+  if (is_device_fault(err))
+    text += " (a fault of earlier work on the device, reported by the first call after it; run again with "
+            "CUDA_LAUNCH_BLOCKING=1 to have the failing kernel's own launch report it)";
+  return text;
+}
+
 // Throws std::runtime_error naming the failed call (an unexpected failure: exit 3). The error is
 // cleared from the runtime's last error first, so that a caller that catches it and goes on does not
 // see it again at the next kernel launch's check.
 inline void cuda_check(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return;
   cudaGetLastError();
-  throw std::runtime_error(std::string("CUDA: ") + what + " failed: " + cudaGetErrorString(err));
+  throw std::runtime_error(cuda_error_text(err, what));
 }
 
 // For cleanup calls (destructors, releases), which cannot throw: a failure is dropped and cleared

@@ -273,6 +273,7 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorNoDevice: text = "no CUDA-capable device is detected"; break;
     case cudaErrorHostMemoryAlreadyRegistered: text = "part or all of the requested memory range is already mapped"; break;
     case cudaErrorHostMemoryNotRegistered: text = "pointer does not correspond to a registered memory region"; break;
+    case cudaErrorIllegalAddress: text = "an illegal memory access was encountered"; break;
     case cudaErrorLaunchFailure: text = "unspecified launch failure"; break;
     default: text = "unknown error " + std::to_string(static_cast<int>(error)); break;
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -212,6 +213,32 @@ TEST(Simt, AFailedCleanupIsNotLeftForTheNextLaunchCheck) {
   ASSERT_EQ(cudaFree(p), cudaSuccess);
   buffer.release();  // its cudaFree fails
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+// A kernel's fault reaches the host at whatever call comes next (a stream sync, another kernel's
+// launch check): the message says so and how to have the faulting launch report it. Errors of the
+// call itself carry no such hint.
+TEST(Simt, ADeviceFaultsMessageSaysHowToFindTheKernelAtFault) {
+  using ratrace::gpu::cuda_error_text;
+  constexpr const char* kHint = "CUDA_LAUNCH_BLOCKING=1";
+  DeviceArray<int> ints(64);
+  launch_kernel(early_exit_kernel, 1, 64, 0, nullptr, ints.ptr);
+  try {
+    ratrace::gpu::cuda_check(cudaGetLastError(), "cudaStreamSynchronize (paths)");
+    ADD_FAILURE() << "a launch failure did not throw";
+  } catch (const std::runtime_error& e) {
+    const std::string text = e.what();
+    EXPECT_EQ(text.rfind("CUDA: cudaStreamSynchronize (paths) failed: unspecified launch failure", 0), 0u) << text;
+    EXPECT_NE(text.find(kHint), std::string::npos) << text;
+  }
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  for (const cudaError_t fault : {cudaErrorIllegalAddress, cudaErrorLaunchFailure, cudaErrorLaunchTimeout, cudaErrorAssert,
+                                  cudaErrorHardwareStackError, cudaErrorIllegalInstruction, cudaErrorMisalignedAddress,
+                                  cudaErrorInvalidAddressSpace, cudaErrorInvalidPc, cudaErrorECCUncorrectable})
+    EXPECT_NE(cuda_error_text(fault, "x").find(kHint), std::string::npos) << static_cast<int>(fault);
+  EXPECT_EQ(cuda_error_text(cudaErrorMemoryAllocation, "cudaMalloc").rfind("CUDA: cudaMalloc failed: out of memory", 0), 0u);
+  for (const cudaError_t own : {cudaErrorMemoryAllocation, cudaErrorInvalidValue, cudaErrorInvalidConfiguration, cudaErrorNoDevice, cudaErrorInvalidDevice})
+    EXPECT_EQ(cuda_error_text(own, "x").find(kHint), std::string::npos) << static_cast<int>(own);
 }
 
 }  // namespace
