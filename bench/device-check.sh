@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Every GPU check in one run (<= 5 minutes), on the lent GPU machine, from the repository root:
-#   LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh
-# with the binaries that scripts/device-bundle.sh built and packed beside this script. Writes one
+#   .device/bin/device-check.sh
+# with the binaries that scripts/device-bundle.sh built and packed beside this script (they find
+# their bundled libraries by rpath). Writes one
 # log per step under $OUT (default ./device-out) and $OUT/SUMMARY.txt with one line per check:
 #   PASS|FAIL|SKIP  step  (rc, seconds)  key result
 # Every step has a timeout and a failure never stops the next step.
 set -u
+# The bundle's libraries (built on another system) are for its binaries only, which find them by
+# rpath; the machine's own tools (compute-sanitizer above all) must load the machine's.
+unset LD_LIBRARY_PATH
 BIN=$(cd "$(dirname "$0")" && pwd)
 # The device tool brings back at most 8 files from $OUT: per-step logs go to $OUT/logs and are
 # packed into $OUT/logs.tar.gz at exit, beside SUMMARY.txt.
@@ -21,7 +25,7 @@ SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 START=$(date +%s)
 DEADLINE=${DEADLINE:-285}  # seconds for the whole check; later steps are skipped past it
 # ONLY: a grep -E pattern of step names, to rerun just those (e.g. what the deadline skipped):
-#   ONLY='^bench-kernels$|^sanitizer-' LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh
+#   ONLY='^bench-kernels$|^sanitizer-' .device/bin/device-check.sh
 ONLY=${ONLY:-}
 wanted() { [ -z "$ONLY" ] || echo "$1" | grep -Eq -- "$ONLY"; }
 any_wanted() { local n; for n; do wanted "$n" && return 0; done; return 1; }
@@ -52,9 +56,29 @@ step() {
     "$line" | tee -a "$SUMMARY"
 }
 note() { echo "$*" | tee -a "$SUMMARY"; }
+# NO_SKIPS CMD...: runs a GPU test command and fails it when gtest skipped any test (a test skips
+# where it finds no usable GPU: on the GPU machine that is a fault, never a pass).
+NO_SKIPS=$WORK/no-skips
+cat >"$NO_SKIPS" <<'EOF'
+#!/usr/bin/env bash
+set -o pipefail
+log=$(mktemp)
+"$@" 2>&1 | tee "$log"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^\[  SKIPPED \]' "$log"; then
+  echo "device-check: tests were skipped (see above), so this is no pass"
+  rc=1
+fi
+rm -f "$log"
+exit $rc
+EOF
+chmod +x "$NO_SKIPS"
 
 note "device-check $(date -u +%FT%TZ) on $(hostname)${ONLY:+, only the steps matching '$ONLY'}"
 step nvidia-smi 20 'NVIDIA|MiB' nvidia-smi
+# Whether the binaries load here at all (their libraries, glibc's version): one clear line first.
+step libraries 20 'libhdf5|=> not found|version .* not found|No such' bash -c 'out=$(ldd "$@" 2>&1); rc=$?; echo "$out"; [ $rc -eq 0 ] && ! grep -q "not found" <<<"$out"' ldd \
+  "$RATRACE" "$BIN/ratrace_gpu_tests" "$BIN/ratrace_bench_gpu"
 
 # The whole run's corpus (step 4) is CPU work: write it in the background while the GPU tests run.
 # 2 sequences x 32 layers x 32 heads x 1024 tokens, float16 (4.3 GB).
@@ -68,7 +92,7 @@ any_wanted $WHOLE_RUN_STEPS && ( "$RATRACE" synth -o "$BIG" --force --sequences 
   echo $? >"$WORK/synth-big.rc" ) &
 
 # 1. Kernel and engine tests against the CPU stages.
-step gpu-tests 150 '\] [0-9]+ tests?' "$BIN/ratrace_gpu_tests" --gtest_color=no
+step gpu-tests 150 '\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$BIN/ratrace_gpu_tests" --gtest_color=no
 
 # 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time: the runs of
 #    verify-modes.txt, which ctest also runs on the SIMT emulator.
@@ -85,9 +109,9 @@ done <"$BIN/verify-modes.txt"
 # 3. compute-sanitizer memcheck on small cases, multi-unit launches included (the packed layout and
 #    the per-matrix offsets of batched launches are what a wrong index would break first).
 small='GpuBeamSearch.WorkedExampleKnownAnswer:GpuBeamSearch.TargetZeroAndRowsWithoutCandidates:GpuBeamSearch.TablesOfDifferentLengthsShareOneBatch:GpuRowTopK.OnlyMeanOrOnlyMax:GpuRowTopK.RowSumTallyMatchesTheCpu:GpuRowTopK.BadValueInAnyUnitOfALaunchIsFlagged:GpuRowTopK.OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu'
-step sanitizer-memcheck 90 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool memcheck --leak-check full --error-exitcode 1 \
+step sanitizer-memcheck 90 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool memcheck --leak-check full --error-exitcode 1 \
   "$BIN/ratrace_gpu_tests" --gtest_filter="$small" --gtest_color=no
-step sanitizer-memcheck-engine 60 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool memcheck --error-exitcode 1 \
+step sanitizer-memcheck-engine 60 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool memcheck --error-exitcode 1 \
   "$BIN/ratrace_gpu_tests" --gtest_filter='GpuEngine.ShortSequencesOfMixedLengthsAndDtypesShareLaunches' --gtest_color=no
 
 # 4. The whole run: 2 seq x 32 layers x 32 heads x 1024 tokens float16, every head and every target
@@ -129,9 +153,9 @@ step bench-kernels 150 'frac_of_copy_bw|jobs_per_s|bytes_per_s' "$BIN/ratrace_be
 grep -E 'BM_' "$OUT/bench-kernels.log" 2>/dev/null | sed 's/^/    /' >>"$SUMMARY"
 
 # 6. The other sanitizers (shared-memory races, barrier use) on small cases.
-step sanitizer-racecheck 60 'RACECHECK SUMMARY|ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool racecheck --error-exitcode 1 \
+step sanitizer-racecheck 60 'RACECHECK SUMMARY|ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool racecheck --error-exitcode 1 \
   "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
-step sanitizer-synccheck 45 'ERROR SUMMARY|\] [0-9]+ tests?' "$SANITIZER" --tool synccheck --error-exitcode 1 \
+step sanitizer-synccheck 45 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool synccheck --error-exitcode 1 \
   "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
 
 # The background synth, when the whole run was skipped before it finished.

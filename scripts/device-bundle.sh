@@ -4,7 +4,10 @@
 # device-check.sh and the verify runs it reads) and lib/ (their shared libraries, bundled by the
 # shared bundle-libs.sh).
 # Then, on the GPU machine, from the repository root:
-#   LD_LIBRARY_PATH=.device/lib .device/bin/device-check.sh        (logs under $OUT)
+#   .device/bin/device-check.sh        (logs under $OUT)
+# The binaries find lib/ by their DT_RPATH ($ORIGIN/../lib), which, unlike a RUNPATH, also serves
+# their libraries' own dependencies (HDF5's), so nothing there runs with LD_LIBRARY_PATH and the
+# machine's own tools (compute-sanitizer, nvidia-smi) keep the machine's libraries.
 #   scripts/device-bundle.sh [BUILD_DIR]      default BUILD_DIR: build-gpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +15,8 @@ build=${1:-build-gpu}
 bundle_libs=${RATRACE_BUNDLE_LIBS:-../shared/device/bundle-libs.sh}
 [ -x "$bundle_libs" ] || bundle_libs=/work/shared/device/bundle-libs.sh
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRATRACE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRATRACE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DCMAKE_BUILD_RPATH='$ORIGIN/../lib' -DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags >/dev/null
 grep -q 'RATRACE_CUDA:BOOL=ON' "$build/CMakeCache.txt" || { echo "device-bundle: CUDA is off in $build (no nvcc?)" >&2; exit 1; }
 cmake --build "$build" --target ratrace ratrace_gpu_tests ratrace_bench_gpu -j"$(nproc)"
 
@@ -21,6 +25,12 @@ mkdir -p .device/bin .device/lib
 cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench_gpu" .device/bin/
 cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt .device/bin/
 "$bundle_libs" .device/lib .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu
+# Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH (a build dir configured before the
+# rpath flags above would not).
+for b in .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu; do
+  env -u LD_LIBRARY_PATH ldd "$b" | grep -q "$PWD/.device/bin/../lib/libhdf5" ||
+    { echo "device-bundle: $b does not load HDF5 from .device/lib (RPATH: $(readelf -d "$b" | grep -E 'R(UN)?PATH'))" >&2; exit 1; }
+done
 
 # .device/ is in .gitignore; keep it out of git's view in clones without that line too.
 if [ -d .git/info ] && ! grep -qx '/.device/' .git/info/exclude 2>/dev/null; then echo '/.device/' >>.git/info/exclude; fi

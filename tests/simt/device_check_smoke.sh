@@ -2,7 +2,8 @@
 # ctest simt.device_check: bench/device-check.sh, the one script a GPU session runs, run to the end
 # on the emulated device, so that its plumbing is known to work before device time is spent on it:
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
-# and the logs packed into logs.tar.gz beside SUMMARY.txt.
+# the logs packed into logs.tar.gz beside SUMMARY.txt, the libraries step (ldd of the binaries), and
+# GPU tests that skipped counted as a FAIL.
 #   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
 src=$1
@@ -11,11 +12,11 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "device_check_smoke: $*"; echo "--- SUMMARY.txt"; cat "$work/out/SUMMARY.txt" 2>/dev/null; exit 1; }
 
 # The bundle's layout (scripts/device-bundle.sh), with the emulator's CLI as `ratrace` (the verify
-# steps run nothing else) and a verify-modes.txt of its own: one mode that must fail (K = 0 is a
-# usage error), one that must pass.
+# steps run nothing else; the other two names only have their libraries listed) and a
+# verify-modes.txt of its own: one mode that must fail (K = 0 is a usage error), one that must pass.
 bin=$work/bin
 mkdir -p "$bin"
-ln -s "$2" "$bin/ratrace"
+for name in ratrace ratrace_gpu_tests ratrace_bench_gpu; do ln -s "$2" "$bin/$name"; done
 cp "$src/bench/device-check.sh" "$src/bench/verify-corpora.sh" "$bin/"
 cat >"$bin/verify-modes.txt" <<'EOF'
 corpus tiny --sequences 1 --layers 1 --heads 2 --len 48 --dtype float16 --seed 3
@@ -35,4 +36,24 @@ logs=$(tar tzf "$work/out/logs.tar.gz")
 for log in logs/verify-bad.log logs/verify-good.log logs/synth.log; do
   grep -qx "$log" <<<"$logs" || fail "$log is not in logs.tar.gz"
 done
+# The libraries step: the binaries' ldd in its log, and a FAIL when one of them cannot load.
+OUT=$work/libs ONLY='^libraries$' LD_LIBRARY_PATH=/nonexistent bash "$bin/device-check.sh" || fail "exit code $? (libraries)"
+grep -Eq '^PASS +libraries +\(rc 0,' "$work/libs/SUMMARY.txt" || fail "no PASS line for the libraries step: $(cat "$work/libs/SUMMARY.txt")"
+tar xzf "$work/libs/logs.tar.gz" -C "$work/libs"
+grep -q 'libhdf5' "$work/libs/logs/libraries.log" || fail "the libraries log lists no libhdf5"
+rm "$bin/ratrace_bench_gpu"
+OUT=$work/libs-missing ONLY='^libraries$' bash "$bin/device-check.sh" || fail "exit code $? (libraries, one missing)"
+grep -Eq '^FAIL +libraries +\(rc 1,' "$work/libs-missing/SUMMARY.txt" || fail "a binary that cannot load is not a FAIL: $(cat "$work/libs-missing/SUMMARY.txt")"
+# The GPU tests' step: a run where gtest skipped tests (no usable GPU) is a FAIL, a full run a PASS.
+stub_tests() {  # the test binary's place: a script printing gtest's closing lines
+  rm -f "$bin/ratrace_gpu_tests"
+  printf '#!/bin/sh\necho "[==========] 2 tests from 1 test suite ran. (1 ms total)"\necho "[  PASSED  ] %s tests."\n%s\n' "$1" "$2" >"$bin/ratrace_gpu_tests"
+  chmod +x "$bin/ratrace_gpu_tests"
+}
+stub_tests 0 'echo "[  SKIPPED ] 2 tests, listed below:"'
+OUT=$work/skips ONLY='^gpu-tests$' bash "$bin/device-check.sh" || fail "exit code $? (gpu-tests, skipped)"
+grep -Eq '^FAIL +gpu-tests +\(rc 1,.*skipped' "$work/skips/SUMMARY.txt" || fail "skipped GPU tests are not a FAIL: $(cat "$work/skips/SUMMARY.txt")"
+stub_tests 2 'exit 0'
+OUT=$work/ran ONLY='^gpu-tests$' bash "$bin/device-check.sh" || fail "exit code $? (gpu-tests)"
+grep -Eq '^PASS +gpu-tests +\(rc 0,.*PASSED  \] 2 tests' "$work/ran/SUMMARY.txt" || fail "a full GPU test run is not a PASS: $(cat "$work/ran/SUMMARY.txt")"
 echo "device_check_smoke: ok"
