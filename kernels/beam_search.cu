@@ -288,8 +288,8 @@ __global__ void __launch_bounds__(kThreads) gather_paths_kernel(BeamArgs a, Batc
 std::size_t scan_bytes(std::int64_t items) {
   std::size_t bytes = 0;
   cuda_check(cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<const std::int64_t*>(nullptr),
-                                      static_cast<std::int64_t*>(nullptr), items),
-        "cub::DeviceScan::ExclusiveSum (size query)");
+                                           static_cast<std::int64_t*>(nullptr), items),
+             "cub::DeviceScan::ExclusiveSum (size query)");
   return bytes;
 }
 
@@ -320,13 +320,13 @@ void launch_beam_batch(const BeamArgs& args, const BatchScratch& scratch, const 
   const std::int64_t slots = static_cast<std::int64_t>(args.num_jobs) * args.top_beam;
   std::size_t bytes = scratch.scan_temp_bytes;
   cuda_check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.path_count, out.path_begin,
-                                      static_cast<std::int64_t>(args.num_jobs) + 1, stream),
-        "cub::DeviceScan::ExclusiveSum (paths)");
+                                           static_cast<std::int64_t>(args.num_jobs) + 1, stream),
+             "cub::DeviceScan::ExclusiveSum (paths)");
   // The node offsets live right after the counts (BatchScratch::node_count holds both).
   std::int64_t* node_offset = scratch.node_count + slots + 1;
   bytes = scratch.scan_temp_bytes;
   cuda_check(cub::DeviceScan::ExclusiveSum(scratch.scan_temp, bytes, scratch.node_count, node_offset, slots + 1, stream),
-        "cub::DeviceScan::ExclusiveSum (nodes)");
+             "cub::DeviceScan::ExclusiveSum (nodes)");
 
   launch_kernel(gather_paths_kernel, static_cast<unsigned>((slots + kThreads - 1) / kThreads), kThreads, 0, stream, args,
                 scratch, out, static_cast<const std::int64_t*>(node_offset));

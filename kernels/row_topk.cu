@@ -365,7 +365,6 @@ __global__ void __launch_bounds__(kThreads) finish_tables_kernel(DeviceTables t,
   if (lane == 0) t.end_mask[row] = mask;
 }
 
-
 // One block per item: the grid's x dimension holds up to 2^31 - 1 blocks.
 unsigned grid_of(std::int64_t blocks, const char* what) {
   if (blocks > 0x7fffffffLL) throw std::runtime_error(std::string("too many rows in one launch of ") + what);

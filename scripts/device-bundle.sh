@@ -25,10 +25,11 @@ mkdir -p .device/bin .device/lib
 cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench_gpu" .device/bin/
 cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt .device/bin/
 "$bundle_libs" .device/lib .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu
-# Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH (a build dir configured before the
-# rpath flags above would not).
+# Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH: checked here, where a wrong rpath
+# costs a rebuild, not device time.
 for b in .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu; do
-  env -u LD_LIBRARY_PATH ldd "$b" | grep -q "$PWD/.device/bin/../lib/libhdf5" ||
+  libs=$(env -u LD_LIBRARY_PATH ldd "$b")
+  grep -q "$PWD/.device/bin/../lib/libhdf5" <<<"$libs" ||
     { echo "device-bundle: $b does not load HDF5 from .device/lib (RPATH: $(readelf -d "$b" | grep -E 'R(UN)?PATH'))" >&2; exit 1; }
 done
 

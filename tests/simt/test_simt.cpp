@@ -237,7 +237,8 @@ TEST(Simt, ADeviceFaultsMessageSaysHowToFindTheKernelAtFault) {
                                   cudaErrorInvalidAddressSpace, cudaErrorInvalidPc, cudaErrorECCUncorrectable})
     EXPECT_NE(cuda_error_text(fault, "x").find(kHint), std::string::npos) << static_cast<int>(fault);
   EXPECT_EQ(cuda_error_text(cudaErrorMemoryAllocation, "cudaMalloc").rfind("CUDA: cudaMalloc failed: out of memory", 0), 0u);
-  for (const cudaError_t own : {cudaErrorMemoryAllocation, cudaErrorInvalidValue, cudaErrorInvalidConfiguration, cudaErrorNoDevice, cudaErrorInvalidDevice})
+  for (const cudaError_t own :
+       {cudaErrorMemoryAllocation, cudaErrorInvalidValue, cudaErrorInvalidConfiguration, cudaErrorNoDevice, cudaErrorInvalidDevice})
     EXPECT_EQ(cuda_error_text(own, "x").find(kHint), std::string::npos) << static_cast<int>(own);
 }
 
