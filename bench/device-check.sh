@@ -7,10 +7,17 @@
 #   PASS|FAIL|SKIP  step  (rc, seconds)  key result
 # Every step has a timeout and a failure never stops the next step.
 set -u
-# The bundle's libraries (built on another system) are for its binaries only, which find them by
-# rpath; the machine's own tools (compute-sanitizer above all) must load the machine's.
-unset LD_LIBRARY_PATH
 BIN=$(cd "$(dirname "$0")" && pwd)
+# The bundle's libraries (built on another system) are for its binaries only, which find them by
+# rpath, ahead of LD_LIBRARY_PATH; the machine's own tools (compute-sanitizer above all) must load
+# the machine's. So the bundle leaves LD_LIBRARY_PATH, where an older command put it, and the
+# machine's own entries stay (the driver's libcuda may be found only through them).
+bundle_lib=$(cd "$BIN/../lib" 2>/dev/null && pwd)
+if [ -n "${LD_LIBRARY_PATH:-}" ] && [ -n "$bundle_lib" ]; then
+  LD_LIBRARY_PATH=$(tr ':' '\n' <<<"$LD_LIBRARY_PATH" |
+    while read -r dir; do [ "$(cd "$dir" 2>/dev/null && pwd)" = "$bundle_lib" ] || echo "$dir"; done | paste -sd: -)
+  if [ -n "$LD_LIBRARY_PATH" ]; then export LD_LIBRARY_PATH; else unset LD_LIBRARY_PATH; fi
+fi
 # The device tool brings back at most 8 files from $OUT: per-step logs go to $OUT/logs and are
 # packed into $OUT/logs.tar.gz at exit, beside SUMMARY.txt.
 RESULTS=${OUT:-$PWD/device-out}
@@ -77,7 +84,11 @@ chmod +x "$NO_SKIPS"
 note "device-check $(date -u +%FT%TZ) on $(hostname)${ONLY:+, only the steps matching '$ONLY'}"
 step nvidia-smi 20 'NVIDIA|MiB' nvidia-smi
 # Whether the binaries load here at all (their libraries, glibc's version): one clear line first.
-step libraries 20 'libhdf5|=> not found|version .* not found|No such' bash -c 'out=$(ldd "$@" 2>&1); rc=$?; echo "$out"; [ $rc -eq 0 ] && ! grep -q "not found" <<<"$out"' ldd \
+# (The log also shows LD_LIBRARY_PATH and where the loader finds the driver's libcuda, which the CUDA
+# runtime opens at run time, so ldd does not list it.)
+step libraries 20 'libhdf5|=> not found|version .* not found|No such' bash -c \
+  'echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH-(unset)}"; ldconfig -p 2>/dev/null | grep "libcuda\.so"
+   out=$(ldd "$@" 2>&1); rc=$?; echo "$out"; [ $rc -eq 0 ] && ! grep -q "not found" <<<"$out"' ldd \
   "$RATRACE" "$BIN/ratrace_gpu_tests" "$BIN/ratrace_bench_gpu"
 
 # The whole run's corpus (step 4) is CPU work: write it in the background while the GPU tests run.

@@ -6,8 +6,9 @@
 # Then, on the GPU machine, from the repository root:
 #   .device/bin/device-check.sh        (logs under $OUT)
 # The binaries find lib/ by their DT_RPATH ($ORIGIN/../lib), which, unlike a RUNPATH, also serves
-# their libraries' own dependencies (HDF5's), so nothing there runs with LD_LIBRARY_PATH and the
-# machine's own tools (compute-sanitizer, nvidia-smi) keep the machine's libraries.
+# their libraries' own dependencies (HDF5's) and comes before LD_LIBRARY_PATH, so lib/ stays out of
+# LD_LIBRARY_PATH and the machine's own tools (compute-sanitizer, nvidia-smi) keep the machine's
+# libraries.
 #   scripts/device-bundle.sh [BUILD_DIR]      default BUILD_DIR: build-gpu
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -37,10 +37,15 @@ for log in logs/verify-bad.log logs/verify-good.log logs/synth.log; do
   grep -qx "$log" <<<"$logs" || fail "$log is not in logs.tar.gz"
 done
 # The libraries step: the binaries' ldd in its log, and a FAIL when one of them cannot load.
-OUT=$work/libs ONLY='^libraries$' LD_LIBRARY_PATH=/nonexistent bash "$bin/device-check.sh" || fail "exit code $? (libraries)"
+# The bundle's lib/ leaves LD_LIBRARY_PATH (for the machine's own tools); the machine's entries stay.
+mkdir -p "$work/lib"
+OUT=$work/libs ONLY='^libraries$' LD_LIBRARY_PATH="/machine/lib64:$bin/../lib:/machine/lib" bash "$bin/device-check.sh" ||
+  fail "exit code $? (libraries)"
 grep -Eq '^PASS +libraries +\(rc 0,' "$work/libs/SUMMARY.txt" || fail "no PASS line for the libraries step: $(cat "$work/libs/SUMMARY.txt")"
 tar xzf "$work/libs/logs.tar.gz" -C "$work/libs"
 grep -q 'libhdf5' "$work/libs/logs/libraries.log" || fail "the libraries log lists no libhdf5"
+grep -qx 'LD_LIBRARY_PATH=/machine/lib64:/machine/lib' "$work/libs/logs/libraries.log" ||
+  fail "LD_LIBRARY_PATH in the steps: $(grep LD_LIBRARY_PATH "$work/libs/logs/libraries.log")"
 rm "$bin/ratrace_bench_gpu"
 OUT=$work/libs-missing ONLY='^libraries$' bash "$bin/device-check.sh" || fail "exit code $? (libraries, one missing)"
 grep -Eq '^FAIL +libraries +\(rc 1,' "$work/libs-missing/SUMMARY.txt" || fail "a binary that cannot load is not a FAIL: $(cat "$work/libs-missing/SUMMARY.txt")"
