@@ -2,16 +2,16 @@
 # Every GPU check in one run (<= 5 minutes), on the lent GPU machine, from the repository root:
 #   .device/bin/device-check.sh
 # with the binaries that scripts/device-bundle.sh built and packed beside this script (they find
-# their bundled libraries by rpath). Writes one
-# log per step under $OUT (default ./device-out) and $OUT/SUMMARY.txt with one line per check:
+# their bundled libraries by rpath). Writes one log per step under $OUT (default ./device-out) and
+# $OUT/SUMMARY.txt with one line per check:
 #   PASS|FAIL|SKIP  step  (rc, seconds)  key result
 # Every step has a timeout and a failure never stops the next step.
 set -u
 BIN=$(cd "$(dirname "$0")" && pwd)
 # The bundle's libraries (built on another system) are for its binaries only, which find them by
 # rpath, ahead of LD_LIBRARY_PATH; the machine's own tools (compute-sanitizer above all) must load
-# the machine's. So the bundle leaves LD_LIBRARY_PATH, where an older command put it, and the
-# machine's own entries stay (the driver's libcuda may be found only through them).
+# the machine's. So the bundle's lib/ is taken out of LD_LIBRARY_PATH (where an older command put
+# it), and the machine's own entries stay (the driver's libcuda may be found only through them).
 bundle_lib=$(cd "$BIN/../lib" 2>/dev/null && pwd)
 if [ -n "${LD_LIBRARY_PATH:-}" ] && [ -n "$bundle_lib" ]; then
   LD_LIBRARY_PATH=$(tr ':' '\n' <<<"$LD_LIBRARY_PATH" |
