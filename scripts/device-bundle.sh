@@ -24,11 +24,12 @@ cmake --build "$build" --target ratrace ratrace_gpu_tests ratrace_bench_gpu -j"$
 rm -rf .device
 mkdir -p .device/bin .device/lib
 cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench_gpu" .device/bin/
+binaries=(.device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu)
 cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt .device/bin/
-"$bundle_libs" .device/lib .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu
+"$bundle_libs" .device/lib "${binaries[@]}"
 # Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH: checked here, where a wrong rpath
 # costs a rebuild, not device time.
-for b in .device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu; do
+for b in "${binaries[@]}"; do
   libs=$(env -u LD_LIBRARY_PATH ldd "$b")
   grep -q "$PWD/.device/bin/../lib/libhdf5" <<<"$libs" ||
     { echo "device-bundle: $b does not load HDF5 from .device/lib (RPATH: $(readelf -d "$b" | grep -E 'R(UN)?PATH'))" >&2; exit 1; }
