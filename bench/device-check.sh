@@ -169,6 +169,13 @@ step sanitizer-racecheck 60 'RACECHECK SUMMARY|ERROR SUMMARY|\] [0-9]+ tests?|sk
 step sanitizer-synccheck 45 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool synccheck --error-exitcode 1 \
   "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
 
+# 7. The differential fuzz (bench/verify-fuzz.sh): random small corpora under random parameters
+#    through verify, for the time left (at most FUZZ_SECONDS), after every check above.
+fuzz_seconds=$(( DEADLINE - ($(date +%s) - START) - 10 ))
+[ "$fuzz_seconds" -gt "${FUZZ_SECONDS:-40}" ] && fuzz_seconds=${FUZZ_SECONDS:-40}
+step verify-fuzz $(( fuzz_seconds + 10 )) '^verify-fuzz:|^FAIL case' \
+  "$BIN/verify-fuzz.sh" "$RATRACE" "$WORK/fuzz" "${FUZZ_CASES:-1000}" "${FUZZ_SEED:-1}" "$fuzz_seconds"
+
 # The background synth, when the whole run was skipped before it finished.
 [ -f "$WORK/synth-big.rc" ] || kill "$(cat "$WORK/synth-big.pid" 2>/dev/null)" 2>/dev/null
 wait

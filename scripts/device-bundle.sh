@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run HERE (no GPU needed): builds Release for sm_90 with CUDA and packs what the GPU machine runs
 # into .device/ (git-ignored): bin/ (ratrace, ratrace_gpu_tests, ratrace_bench_gpu,
-# device-check.sh and the verify runs it reads) and lib/ (their shared libraries, bundled by the
-# shared bundle-libs.sh).
+# device-check.sh, the verify runs it reads and the verify fuzz) and lib/ (their shared libraries,
+# bundled by the shared bundle-libs.sh).
 # Then, on the GPU machine, from the repository root:
 #   .device/bin/device-check.sh        (logs under $OUT)
 # The binaries find lib/ by their DT_RPATH ($ORIGIN/../lib), which, unlike a RUNPATH, also serves
@@ -25,7 +25,7 @@ rm -rf .device
 mkdir -p .device/bin .device/lib
 cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench_gpu" .device/bin/
 binaries=(.device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu)
-cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt .device/bin/
+cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt bench/verify-fuzz.sh .device/bin/
 "$bundle_libs" .device/lib "${binaries[@]}"
 # Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH: checked here, where a wrong rpath
 # costs a rebuild, not device time.

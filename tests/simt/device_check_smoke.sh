@@ -2,8 +2,8 @@
 # ctest simt.device_check: bench/device-check.sh, the one script a GPU session runs, run to the end
 # on the emulated device, so that its plumbing is known to work before device time is spent on it:
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
-# the logs packed into logs.tar.gz beside SUMMARY.txt, the libraries step (ldd of the binaries), and
-# GPU tests that skipped counted as a FAIL.
+# the verify fuzz, the logs packed into logs.tar.gz beside SUMMARY.txt, the libraries step (ldd of
+# the binaries), and GPU tests that skipped counted as a FAIL.
 #   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
 src=$1
@@ -17,23 +17,25 @@ fail() { echo "device_check_smoke: $*"; echo "--- SUMMARY.txt"; cat "$work/out/S
 bin=$work/bin
 mkdir -p "$bin"
 for name in ratrace ratrace_gpu_tests ratrace_bench_gpu; do ln -s "$2" "$bin/$name"; done
-cp "$src/bench/device-check.sh" "$src/bench/verify-corpora.sh" "$bin/"
+cp "$src/bench/device-check.sh" "$src/bench/verify-corpora.sh" "$src/bench/verify-fuzz.sh" "$bin/"
 cat >"$bin/verify-modes.txt" <<'EOF'
 corpus tiny --sequences 1 --layers 1 --heads 2 --len 48 --dtype float16 --seed 3
 mode bad 60 tiny -K 0
 mode good 60 tiny --layers all --heads all,mean --targets all
 EOF
 
-OUT=$work/out ONLY='^verify-' bash "$bin/device-check.sh" || fail "exit code $?"
+OUT=$work/out ONLY='^verify-' FUZZ_CASES=3 bash "$bin/device-check.sh" || fail "exit code $?"
 summary=$work/out/SUMMARY.txt
 grep -q "^device-check .*only the steps matching '\^verify-'" "$summary" || fail "no header naming the ONLY filter"
 grep -Eq '^FAIL +verify-bad +\(rc 2,' "$summary" || fail "the failing mode is not reported as FAIL with rc 2"
 grep -Eq '^PASS +verify-good +\(rc 0,.*verify: ' "$summary" || fail "the passing mode has no PASS line quoting verify's summary"
+grep -Eq '^PASS +verify-fuzz +\(rc 0,.*verify-fuzz: 3 cases \(seed 1\) in [0-9]+ s: 3 passed, 0 failed' "$summary" ||
+  fail "no PASS line for the fuzz of 3 cases"
 grep -Eq '^total [0-9]+ s' "$summary" || fail "no closing total line"
-[ "$(grep -Ec '^(PASS|FAIL|SKIP)' "$summary")" -eq 2 ] || fail "steps outside ONLY ran"
+[ "$(grep -Ec '^(PASS|FAIL|SKIP)' "$summary")" -eq 3 ] || fail "steps outside ONLY ran"
 [ "$(ls "$work/out")" = "$(printf 'SUMMARY.txt\nlogs.tar.gz')" ] || fail "\$OUT holds $(ls "$work/out" | paste -sd' ')"
 logs=$(tar tzf "$work/out/logs.tar.gz")
-for log in logs/verify-bad.log logs/verify-good.log logs/synth.log; do
+for log in logs/verify-bad.log logs/verify-good.log logs/verify-fuzz.log logs/synth.log; do
   grep -qx "$log" <<<"$logs" || fail "$log is not in logs.tar.gz"
 done
 # The libraries step: the binaries' ldd in its log, and a FAIL when one of them cannot load.
