@@ -2,7 +2,7 @@
 # ctest simt.device_check: bench/device-check.sh, the one script a GPU session runs, run to the end
 # on the emulated device, so that its plumbing is known to work before device time is spent on it:
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
-# the verify fuzz, the logs packed into logs.tar.gz beside SUMMARY.txt, the libraries step (ldd of
+# the verify fuzz (skipped when too little time is left for it), the logs packed into logs.tar.gz beside SUMMARY.txt, the libraries step (ldd of
 # the binaries), and GPU tests that skipped counted as a FAIL.
 #   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
@@ -38,6 +38,10 @@ logs=$(tar tzf "$work/out/logs.tar.gz")
 for log in logs/verify-bad.log logs/verify-good.log logs/verify-fuzz.log logs/synth.log; do
   grep -qx "$log" <<<"$logs" || fail "$log is not in logs.tar.gz"
 done
+# Too little time left for the fuzz: skipped, not started without a limit and timed out as a FAIL.
+OUT=$work/late ONLY='^verify-fuzz$' DEADLINE=12 bash "$bin/device-check.sh" || fail "exit code $? (fuzz, late)"
+grep -Eq '^SKIP +verify-fuzz +\(deadline of 12 s reached\)$' "$work/late/SUMMARY.txt" ||
+  fail "the fuzz with under 5 s left is not skipped: $(cat "$work/late/SUMMARY.txt")"
 # The libraries step: the binaries' ldd in its log, and a FAIL when one of them cannot load.
 # The bundle's lib/ leaves LD_LIBRARY_PATH (for the machine's own tools); the machine's entries stay.
 mkdir -p "$work/lib"
