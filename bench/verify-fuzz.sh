@@ -7,7 +7,8 @@
 #   bench/verify-fuzz.sh RATRACE DIR [CASES] [SEED] [SECONDS]
 # RATRACE: the real binary on a GPU, or tests/simt's ratrace-simt (the GPU code on the CPU) in ctest.
 # Stops starting cases after SECONDS (0: no limit). Prints one line per failed case, with the
-# commands that reproduce it, and a summary line; exit 1 when any case failed, 2 when none passed.
+# commands that reproduce it, and a summary line; exit 1 when any case failed, 2 when none passed
+# (or on bad arguments).
 # A corpus that cannot fit the --gpu-mem bound at all is refused with exit 2 and a message that
 # names the bound (SPEC §7); such a case counts as "refused", not as a failure.
 set -u
@@ -16,6 +17,10 @@ dir=$2
 cases=${3:-50}
 seed=${4:-1}
 seconds=${5:-0}
+for value in "$cases" "$seed" "$seconds"; do
+  [[ $value =~ ^[0-9]+$ ]] || { echo "verify-fuzz: CASES, SEED and SECONDS are whole numbers >= 0, not '$value'" >&2; exit 2; }
+done
+[ -x "$ratrace" ] || { echo "verify-fuzz: $ratrace is no executable" >&2; exit 2; }
 mkdir -p "$dir"
 RANDOM=$seed  # bash's generator: the same seed gives the same cases
 

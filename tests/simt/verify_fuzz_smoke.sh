@@ -47,6 +47,18 @@ run bad-input
 [ $rc -eq 1 ] || fail "runs failing with another exit 2: exit $rc: $out"
 run silent
 [ $rc -eq 1 ] || fail "runs that exit 0 with no verify line: exit $rc: $out"
+# Bad arguments: exit 2 and a message naming what is wrong.
+rejects() {  # rejects WHAT EXPECTED ARGS...: the fuzz must exit 2 saying EXPECTED
+  local what=$1 expected=$2 out rc
+  shift 2
+  set +e
+  out=$(bash "$fuzz" "$@" 2>&1)
+  rc=$?
+  set -e
+  if [ $rc -ne 2 ] || ! grep -qF -- "$expected" <<<"$out"; then fail "$what: exit $rc: $out"; fi
+}
+rejects "a negative SECONDS" "not '-3'" "$stub" "$work/args" 5 7 -3
+rejects "a missing binary" "$work/none is no executable" "$work/none" "$work/args" 5
 # The same seed gives the same cases; another seed others.
 a=$(STUB_VERIFY=mismatch bash "$fuzz" "$stub" "$work/a" 3 11 | grep '^  ' | sed "s|$work/a|D|g" || true)
 b=$(STUB_VERIFY=mismatch bash "$fuzz" "$stub" "$work/b" 3 11 | grep '^  ' | sed "s|$work/b|D|g" || true)
