@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2034,SC2154  # pick and between (below) set variables by name (local -n)
 # Differential fuzz of the GPU engine against the CPU reference: random small corpora (dtype,
-# lengths from 1 token, one case in 8 past 256, masks, ties, chunked and deflated storage, BOS or none) under random trace
-# parameters (K and B anywhere in 1..32, every length_norm, min_attn, BOS rules, selections, tight
-# --gpu-mem), each run through `ratrace verify`, which must exit 0 with no mismatch.
+# lengths from 1 token, one case in 8 past 256, masks, ties, chunked and deflated storage, BOS or
+# none) under random trace parameters (K and B anywhere in 1..32, every length_norm, min_attn, BOS
+# rules, selections, tight --gpu-mem), each run through `ratrace verify`, which must exit 0 with no
+# mismatch.
 #   bench/verify-fuzz.sh RATRACE DIR [CASES] [SEED] [SECONDS]
 # RATRACE: the real binary on a GPU, or tests/simt's ratrace-simt (the GPU code on the CPU) in ctest.
 # Stops starting cases after SECONDS (0: no limit). Prints one line per failed case, with the
@@ -12,6 +13,7 @@
 # A corpus that cannot fit the --gpu-mem bound at all is refused with exit 2 and a message that
 # names the bound (SPEC §7); such a case counts as "refused", not as a failure.
 set -u
+[ $# -ge 2 ] || { echo "usage: verify-fuzz.sh RATRACE DIR [CASES] [SEED] [SECONDS]" >&2; exit 2; }
 ratrace=$1
 dir=$2
 cases=${3:-50}
