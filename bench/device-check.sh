@@ -46,7 +46,7 @@ step() {
   wanted "$name" || return 0
   left=$(( DEADLINE - ($(date +%s) - START) ))
   if [ "$left" -lt 5 ]; then
-    printf '%-14s %-34s (deadline of %d s reached)\n' SKIP "$name" "$DEADLINE" | tee -a "$SUMMARY"
+    skip_at_deadline "$name"
     return
   fi
   [ "$limit" -gt "$left" ] && limit=$left
@@ -63,6 +63,7 @@ step() {
     "$line" | tee -a "$SUMMARY"
 }
 note() { echo "$*" | tee -a "$SUMMARY"; }
+skip_at_deadline() { note "$(printf '%-14s %-34s (deadline of %d s reached)' SKIP "$1" "$DEADLINE")"; }
 # NO_SKIPS CMD...: runs a GPU test command and fails it when gtest skipped any test (a test skips
 # where it finds no usable GPU: on the GPU machine that is a fault, never a pass).
 NO_SKIPS=$WORK/no-skips
@@ -176,7 +177,7 @@ step sanitizer-synccheck 45 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS"
 fuzz_seconds=$(( DEADLINE - ($(date +%s) - START) - 10 ))
 [ "$fuzz_seconds" -gt "${FUZZ_SECONDS:-40}" ] && fuzz_seconds=${FUZZ_SECONDS:-40}
 if [ "$fuzz_seconds" -lt 5 ]; then
-  wanted verify-fuzz && note "$(printf '%-14s %-34s (deadline of %d s reached)' SKIP verify-fuzz "$DEADLINE")"
+  wanted verify-fuzz && skip_at_deadline verify-fuzz
 else
   step verify-fuzz $(( fuzz_seconds + 10 )) '^verify-fuzz:|^FAIL case' \
     "$BIN/verify-fuzz.sh" "$RATRACE" "$WORK/fuzz" "${FUZZ_CASES:-1000}" "${FUZZ_SEED:-1}" "$fuzz_seconds"

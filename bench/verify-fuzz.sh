@@ -33,7 +33,7 @@ between() { local -n var=$1; var=$(( $2 + RANDOM % ($3 - $2 + 1) )); }
 chance() { [ $((RANDOM % $1)) -eq 0 ]; }  # chance N: true one time in N
 
 start=$(date +%s)
-ran=0 passed=0 refused=0 failed=0 jobs=0 near_ties=0
+passed=0 refused=0 failed=0 jobs=0 near_ties=0
 for ((i = 0; i < cases; i++)); do
   if [ "$seconds" -gt 0 ] && [ $(( $(date +%s) - start )) -ge "$seconds" ]; then break; fi
   corpus="$dir/fuzz-$i.h5"
@@ -82,7 +82,6 @@ for ((i = 0; i < cases; i++)); do
   chance 6 && { between sample 1 200; between sample_seed 1 1000; verify+=(--sample "$sample" --seed "$sample_seed"); }
 
   repro="$ratrace synth -o $corpus --force ${synth[*]} && $ratrace verify $corpus ${verify[*]}"
-  ran=$((ran + 1))
   if ! out=$("$ratrace" synth -o "$corpus" --force "${synth[@]}" 2>&1); then
     failed=$((failed + 1))
     echo "FAIL case $i: synth: $(tail -1 <<<"$out")"$'\n'"  $repro"
@@ -103,8 +102,8 @@ for ((i = 0; i < cases; i++)); do
     failed=$((failed + 1))
     echo "FAIL case $i (rc $rc): $(grep -E '^(mismatch|verify|ratrace)' <<<"$out" | head -6 | paste -sd'|' -)"$'\n'"  $repro"
   fi
-done
-echo "verify-fuzz: $ran cases (seed $seed) in $(( $(date +%s) - start )) s: $passed passed, $failed failed," \
+done  # i: the cases run (the time limit stops the loop before case i starts)
+echo "verify-fuzz: $i cases (seed $seed) in $(( $(date +%s) - start )) s: $passed passed, $failed failed," \
   "$refused refused for --gpu-mem; $jobs jobs compared, $near_ties near-ties"
 [ "$failed" -eq 0 ] || exit 1
 [ "$passed" -gt 0 ] || exit 2

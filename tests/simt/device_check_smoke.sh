@@ -2,8 +2,9 @@
 # ctest simt.device_check: bench/device-check.sh, the one script a GPU session runs, run to the end
 # on the emulated device, so that its plumbing is known to work before device time is spent on it:
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
-# the verify fuzz (skipped when too little time is left for it), the logs packed into logs.tar.gz beside SUMMARY.txt, the libraries step (ldd of
-# the binaries), and GPU tests that skipped counted as a FAIL.
+# the verify fuzz (skipped when too little time is left for it), the logs packed into logs.tar.gz
+# beside SUMMARY.txt, the libraries step (ldd of the binaries), and GPU tests that skipped counted
+# as a FAIL.
 #   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
 src=$1

@@ -25,12 +25,13 @@ esac
 EOF
 chmod +x "$stub"
 
-run() {  # run MODE: the fuzz's exit code and its last line
+capture() {  # capture CMD...: CMD's output (stdout and stderr) in $out, its exit code in $rc
   set +e
-  out=$(STUB_VERIFY=$1 bash "$fuzz" "$stub" "$work/$1" 5 7)
+  out=$("$@" 2>&1)
   rc=$?
   set -e
 }
+run() { capture env STUB_VERIFY="$1" bash "$fuzz" "$stub" "$work/$1" 5 7; }  # run MODE: 5 cases, seed 7
 run agree
 [ $rc -eq 0 ] || fail "agreeing runs: exit $rc: $out"
 grep -q '^verify-fuzz: 5 cases (seed 7) in [0-9]* s: 5 passed, 0 failed, 0 refused for --gpu-mem; 60 jobs compared, 15 near-ties$' <<<"$out" ||
@@ -49,20 +50,20 @@ run silent
 [ $rc -eq 1 ] || fail "runs that exit 0 with no verify line: exit $rc: $out"
 # Bad arguments: exit 2 and a message naming what is wrong.
 rejects() {  # rejects WHAT EXPECTED ARGS...: the fuzz must exit 2 saying EXPECTED
-  local what=$1 expected=$2 out rc
+  local what=$1 expected=$2
   shift 2
-  set +e
-  out=$(bash "$fuzz" "$@" 2>&1)
-  rc=$?
-  set -e
+  capture bash "$fuzz" "$@"
   if [ $rc -ne 2 ] || ! grep -qF -- "$expected" <<<"$out"; then fail "$what: exit $rc: $out"; fi
 }
 rejects "a negative SECONDS" "not '-3'" "$stub" "$work/args" 5 7 -3
 rejects "a missing binary" "$work/none is no executable" "$work/none" "$work/args" 5
 # The same seed gives the same cases; another seed others.
-a=$(STUB_VERIFY=mismatch bash "$fuzz" "$stub" "$work/a" 3 11 | grep '^  ' | sed "s|$work/a|D|g" || true)
-b=$(STUB_VERIFY=mismatch bash "$fuzz" "$stub" "$work/b" 3 11 | grep '^  ' | sed "s|$work/b|D|g" || true)
-c=$(STUB_VERIFY=mismatch bash "$fuzz" "$stub" "$work/c" 3 12 | grep '^  ' | sed "s|$work/c|D|g" || true)
+cases_of() {  # cases_of DIR SEED: the commands of 3 cases, with DIR written as D
+  STUB_VERIFY=mismatch bash "$fuzz" "$stub" "$work/$1" 3 "$2" | grep '^  ' | sed "s|$work/$1|D|g" || true
+}
+a=$(cases_of a 11)
+b=$(cases_of b 11)
+c=$(cases_of c 12)
 if [ -z "$a" ] || [ "$a" != "$b" ]; then fail "seed 11 gave different cases: $a / $b"; fi
 [ "$a" != "$c" ] || fail "seeds 11 and 12 gave the same cases"
 echo "verify_fuzz_smoke: ok"
