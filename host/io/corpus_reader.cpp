@@ -197,7 +197,9 @@ void CorpusReader::Impl::load_sequence(hid_t sequences, const std::string& name)
   for (const h5::Filter& filter : h5::filters(dcpl)) {
     if (filter.id == H5Z_FILTER_DEFLATE) info.deflate_level = filter.values.empty() ? -1 : static_cast<int>(filter.values[0]);
     if (filter.id >= 0 && H5Zfilter_avail(filter.id) <= 0)
-      throw InputError(fmt::format("{} is compressed with filter {} ({}), which this HDF5 library cannot decode",
+      throw InputError(fmt::format("{} is compressed with filter {} ({}), which this HDF5 library cannot decode; "
+                                   "point HDF5_PLUGIN_PATH at the filter's HDF5 plugin, or rewrite the data with "
+                                   "compression=\"gzip\"",
                                    where, static_cast<int>(filter.id), filter.name.empty() ? "unnamed" : filter.name));
   }
 
