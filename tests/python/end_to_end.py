@@ -1,7 +1,8 @@
 """ratrace end to end from Python, as its users drive it: corpora written with h5py (the docs'
 own snippet, and random ones in every dtype and storage h5py makes), `ratrace trace`, and the
 results read back with h5py (the docs' own snippets), checked against spec_oracle.py, a Python
-transcription of SPEC 1-3 and 6 that shares no code with the engines.
+transcription of SPEC 1-3 and 6 that shares no code with the engines, and /stats against
+stats_oracle.py, FORMAT.md's definitions transcribed.
 
     end_to_end.py RATRACE REPO_DIR [--device cpu|gpu] [--cases N] [--seed S]
 
@@ -30,6 +31,7 @@ except ImportError as e:
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spec_oracle as oracle  # noqa: E402
+import stats_oracle  # noqa: E402
 
 DEFAULTS = {"top_beam": 5, "top_k": 5, "min_attn": 0.0, "length_norm": "avg_logprob",
             "stop_at_bos": True, "sequences": "all", "layers": "-1", "heads": "mean", "targets": "-1"}
@@ -71,10 +73,12 @@ def check_results(args, what, corpus, out, params, expected=None):
                   for n in names if "tokens" in f["sequences"][n]}
         ids = {n: f["sequences"][n]["token_ids"][()].astype(np.int64).tolist()
                for n in names if "token_ids" in f["sequences"][n]}
+        expected_stats = stats_oracle.stats(f, expected)
         bos_attr = f.attrs.get("bos_token_id")
     problems = []
     with h5py.File(out, "r") as r:
         problems += oracle.compare(expected, oracle.read_results(r))
+        problems += stats_oracle.compare(expected_stats, r["stats"])
         recorded = json.loads(r.attrs["params"])
         bos = params.get("bos_token_id", None if bos_attr is None else int(np.asarray(bos_attr).reshape(-1)[0]))
         for key, value in dict(params, bos_token_id=bos).items():
@@ -219,7 +223,7 @@ def random_corpus(path, rng):
         if bos_attr is not None:
             f.attrs["bos_token_id"] = bos_attr
         for s in range(rng.randint(1, 3)):
-            S = rng.choice([1, 2, 3, rng.randint(4, 40)])
+            S = rng.randint(65, 130) if rng.random() < 0.1 else rng.choice([1, 2, 3, rng.randint(4, 40)])
             a = np_rng.random((L, H, S, S)) ** rng.choice([1, 4, 12])
             if levels:
                 a = np.round(a * levels) / levels
