@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config libhdf5-dev zlib1g-dev libdeflate-dev libgtest-dev libgmock-dev libbenchmark-dev
-          libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev valgrind python3-numpy python3-h5py chromium)
+          libcli11-dev nlohmann-json3-dev libfmt-dev libboost-context-dev valgrind python3-numpy python3-h5py python3-pandas chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -173,6 +173,21 @@ def check_doc_snippets(args, work):
     if problems:
         fail("FORMAT.md's read_paths against `ratrace paths --format csv`", problems)
 
+    # FORMAT.md's pandas lines on read_paths' table: one best path per job, every path's origin.
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        print("note: FORMAT.md's pandas snippet not run: this Python has no pandas (python3-pandas)")
+        return
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(python_block(args.format_doc, "Then, with pandas:").replace('"out.h5"', repr(out)), scope)
+    origins = sorted(path[0][-1] for paths in expected.values() for path in paths)
+    if len(scope["best"]) != len(expected) or sorted(scope["origins"].origin.tolist()) != origins \
+            or not printed.getvalue().strip():
+        fail("FORMAT.md's pandas snippet", [f"{len(scope['best'])} best rows for {len(expected)} jobs; "
+                                            f"printed {printed.getvalue()!r}"])
+
 
 def check_refusals(args, work):
     """Bad input that h5py writes readily: exit 2, one error line naming the dataset, no results."""
