@@ -50,8 +50,11 @@ def fail(what, lines):
 def python_block(doc, heading):
     """The first ```python block after the heading line of a Markdown file."""
     text = open(doc, encoding="utf-8").read()
-    start = text.index(heading)
-    return re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    start = text.find(heading)
+    block = re.search(r"```python\n(.*?)```", text[start:], re.S) if start >= 0 else None
+    if block is None:
+        raise SystemExit(f"FAIL {doc}: no ```python block after {heading!r} (this test runs the docs' snippets)")
+    return block.group(1)
 
 
 def trace(args, corpus, out, options):
