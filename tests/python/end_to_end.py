@@ -4,13 +4,14 @@ results read back with h5py (the docs' own snippets), checked against spec_oracl
 transcription of SPEC 1-3 and 6 that shares no code with the engines, and /stats against
 stats_oracle.py, FORMAT.md's definitions transcribed.
 
-    end_to_end.py RATRACE REPO_DIR [--device cpu|gpu] [--cases N] [--seed S]
+    end_to_end.py RATRACE REPO_DIR [--device cpu|gpu] [--cases N] [--seed S] [--work DIR]
 
 Exit 0 when everything agrees, 1 on any difference (each one printed), 77 when this Python has no
 numpy or h5py (ctest reports a skip)."""
 import argparse
 import contextlib
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -177,9 +178,7 @@ def check_doc_snippets(args, work):
         fail("FORMAT.md's read_paths against `ratrace paths --format csv`", problems)
 
     # FORMAT.md's pandas lines on read_paths' table: one best path per job, every path's origin.
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pandas") is None:
         print("note: FORMAT.md's pandas snippet not run: this Python has no pandas (python3-pandas)")
         return
     printed = io.StringIO()
@@ -217,7 +216,8 @@ def check_refusals(args, work):
                                             f"one error line naming {[corpus] + words}"])
 
 
-# Storage h5py offers for the attention dataset, and dtypes (name, numpy dtype, attrs).
+# Storage h5py offers for the attention dataset (name, create_dataset keywords; row_chunks: chunks of
+# a third of the rows), and dtypes (name, numpy dtype; None: bfloat16, as uint16 with attr dtype).
 STORAGE = [("contiguous", {}), ("gzip", {"compression": "gzip", "chunks": True}),
            ("gzip+shuffle rows", {"compression": "gzip", "shuffle": True, "row_chunks": True}),
            ("fletcher32", {"fletcher32": True, "chunks": True})]
@@ -313,13 +313,16 @@ def main():
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--cases", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", help="keep the corpora and results here (default: a temporary directory)")
     args = parser.parse_args()
     args.ratrace, args.repo = os.path.abspath(args.ratrace), os.path.abspath(args.repo)
     args.readme = os.path.join(args.repo, "README.md")
     args.format_doc = os.path.join(args.repo, "docs", "FORMAT.md")
     rng = random.Random(args.seed)
     jobs = errors = 0
-    with tempfile.TemporaryDirectory(prefix="ratrace-py-") as work:
+    keep = contextlib.nullcontext(args.work) if args.work else None
+    with keep or tempfile.TemporaryDirectory(prefix="ratrace-py-") as work:
+        os.makedirs(work, exist_ok=True)
         check_doc_snippets(args, work)
         check_refusals(args, work)
         for case in range(args.cases):
@@ -351,6 +354,8 @@ def main():
                 os.remove(out)
     print(f"{args.cases} random corpora ({jobs} jobs compared, {errors} refused selections) and the docs' "
           f"snippets, {args.device} engine: {len(failures)} failed")
+    if failures and not args.work:
+        print("(rerun with --work DIR, same --cases and --seed, to keep each failed case's corpus and results)")
     return 1 if failures else 0
 
 
