@@ -58,12 +58,17 @@ def python_block(doc, heading):
     return block.group(1)
 
 
-def trace(args, corpus, out, options):
+def run_trace(args, corpus, out, options):
+    """`ratrace trace CORPUS -o OUT` on args.device with the options: the finished process."""
     cmd = [args.ratrace, "trace", corpus, "-o", out, "--force", "--device", args.device] + options
-    run = subprocess.run(cmd, capture_output=True, text=True)
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def trace(args, corpus, out, options):
+    """run_trace, which must succeed."""
+    run = run_trace(args, corpus, out, options)
     if run.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {run.returncode}: {run.stderr.strip()}")
-    return cmd
+        raise RuntimeError(f"{' '.join(run.args)} exited {run.returncode}: {run.stderr.strip()}")
 
 
 def check_results(args, what, corpus, out, params, expected=None):
@@ -71,20 +76,19 @@ def check_results(args, what, corpus, out, params, expected=None):
     with h5py.File(corpus, "r") as f:
         if expected is None:
             expected = oracle.trace_corpus(f, params)
-        names = sorted(f["sequences"].keys(), key=lambda s: s.encode())
+        names = oracle.sequence_names(f)
         lengths = [f["sequences"][n]["attention"].shape[2] for n in names]
         tokens = {n: f["sequences"][n]["tokens"].asstr()[()].tolist()
                   for n in names if "tokens" in f["sequences"][n]}
         ids = {n: f["sequences"][n]["token_ids"][()].astype(np.int64).tolist()
                for n in names if "token_ids" in f["sequences"][n]}
         expected_stats = stats_oracle.stats(f, expected)
-        bos_attr = f.attrs.get("bos_token_id")
+        bos = oracle.bos_token_id(f, params)
     problems = []
     with h5py.File(out, "r") as r:
         problems += oracle.compare(expected, oracle.read_results(r))
         problems += stats_oracle.compare(expected_stats, r["stats"])
         recorded = json.loads(r.attrs["params"])
-        bos = params.get("bos_token_id", None if bos_attr is None else int(np.asarray(bos_attr).reshape(-1)[0]))
         for key, value in dict(params, bos_token_id=bos).items():
             if recorded.get(key) != value:
                 problems.append(f"params[{key!r}] = {recorded.get(key)!r}, expected {value!r}")
@@ -136,7 +140,7 @@ def check_doc_snippets(args, work):
 
     # README's reader prints one line per path: name, layer, head, tokens earliest first, score.
     with h5py.File(corpus, "r") as f:
-        names = sorted(f["sequences"].keys(), key=lambda s: s.encode())
+        names = oracle.sequence_names(f)
         words = {s: f["sequences"][n]["tokens"].asstr()[()] for s, n in enumerate(names)}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -206,8 +210,7 @@ def check_refusals(args, work):
             g.create_dataset("attention", **attention)
             for key, value in extra.items():
                 g.create_dataset(key, data=value, dtype=h5py.string_dtype())
-        run = subprocess.run([args.ratrace, "trace", corpus, "-o", out, "--device", args.device,
-                              "--layers", "all", "--heads", "all"], capture_output=True, text=True)
+        run = run_trace(args, corpus, out, ["--layers", "all", "--heads", "all"])
         errors = [line for line in run.stderr.splitlines() if "error" in line]
         if run.returncode != 2 or os.path.exists(out) or len(errors) != 1 or \
                 not all(w in errors[0] for w in [corpus] + words):
@@ -279,7 +282,7 @@ def random_params(rng, corpus_path):
         # A threshold equal to a weight that occurs, so that `>=` (SPEC 1.1) is tested at equality:
         # repr of the float32 value widened to double parses back to exactly that double.
         d = f["sequences"][rng.choice(sorted(f["sequences"]))]["attention"]
-        values = np.unique(oracle.to_float32(np.tril(d[()][0, 0]), d.attrs.get("dtype")))
+        values = np.unique(np.tril(oracle.read_attention(d, (0, 0))))
         values = values[values > 0]
     p = dict(DEFAULTS)
     big = rng.random() < 0.3  # wide searches only on few targets: the oracle is plain Python
@@ -335,8 +338,7 @@ def main():
                 with h5py.File(corpus, "r") as f:
                     expected = oracle.trace_corpus(f, params)
             except ValueError as e:  # SPEC 6: a target outside [-S, S): exit 2, no results file
-                refused = subprocess.run([args.ratrace, "trace", corpus, "-o", out, "--device", args.device] + options,
-                                         capture_output=True, text=True)
+                refused = run_trace(args, corpus, out, options)
                 if refused.returncode != 2 or os.path.exists(out) or "error" not in refused.stderr:
                     fail(what, [f"selection error ({e}): expected exit 2, no results file and an error line; "
                                 f"got exit {refused.returncode}, file {os.path.exists(out)}, "

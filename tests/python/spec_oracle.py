@@ -14,6 +14,25 @@ def to_float32(stored, dtype_attr):
     return stored.astype(np.float32)  # also narrows float64 (round to nearest) and big-endian
 
 
+def read_attention(dataset, index=()):
+    """An attention dataset (or the part that index selects) as float32."""
+    dtype_attr = dataset.attrs.get("dtype")
+    if isinstance(dtype_attr, bytes):
+        dtype_attr = dtype_attr.decode()
+    return to_float32(dataset[index], dtype_attr)
+
+
+def sequence_names(f):
+    """SPEC 4: the sequences in plain byte-wise order of their names."""
+    return sorted(f["sequences"].keys(), key=lambda s: s.encode())
+
+
+def bos_token_id(f, p):
+    """The effective BOS id: p's (--bos-token-id), else the file's attribute, else None."""
+    value = p.get("bos_token_id", f.attrs.get("bos_token_id"))
+    return None if value is None else int(np.asarray(value).reshape(-1)[0])
+
+
 def head_matrix(attn32, layer, head):
     """SPEC 3: one head, or the mean (-1) or max (-2) of all heads of the layer, as float32."""
     if head >= 0:
@@ -107,20 +126,16 @@ def select(sel, n, names=("mean", "max")):
 def trace_corpus(f, p):
     """Every job of the selection in p (sequences, layers, heads, targets: SEL strings) over the
     open h5py corpus f: {(seq_index, layer, head, target): [path, ...]}."""
-    names = sorted(f["sequences"].keys(), key=lambda s: s.encode())
-    bos_id = p.get("bos_token_id", f.attrs.get("bos_token_id"))
+    names = sequence_names(f)
+    bos_id = bos_token_id(f, p)
     jobs = {}
     for s in select(p["sequences"], len(names)):
         g = f["sequences"][names[s]]
-        d = g["attention"]
-        dtype_attr = d.attrs.get("dtype")
-        if isinstance(dtype_attr, bytes):
-            dtype_attr = dtype_attr.decode()
-        attn32 = to_float32(d[()], dtype_attr)
+        attn32 = read_attention(g["attention"])
         L, H, S = attn32.shape[:3]
         key_mask = g["attention_mask"][()].astype(bool) if "attention_mask" in g else np.ones(S, bool)
         if "token_ids" in g and bos_id is not None:
-            is_bos = g["token_ids"][()] == int(np.asarray(bos_id).reshape(-1)[0])
+            is_bos = g["token_ids"][()] == bos_id
         else:
             is_bos = np.zeros(S, bool)
         for layer in select(p["layers"], L):

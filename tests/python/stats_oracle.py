@@ -26,7 +26,8 @@ def path_weights(paths):
 def stats(f, jobs):
     """Rows of /stats for the corpus f (open h5py file) and the oracle's jobs
     {(seq, layer, head, target): paths}: {(layer, head): {dataset: value}}."""
-    names = sorted(f["sequences"].keys(), key=lambda s: s.encode())
+    names = oracle.sequence_names(f)
+    attention = {}  # float32 attention of each sequence, read once for all its rows
     rows = {}
     for (s, layer, head, target), paths in jobs.items():
         row = rows.setdefault((layer, head), {
@@ -51,9 +52,9 @@ def stats(f, jobs):
             row[key] = row[key] / row["num_jobs"]  # each statistic: the mean over the row's jobs
         total, count = np.zeros(BINS), np.zeros(BINS, dtype=np.int64)
         for s in sorted(row.pop("sequences")):
-            d = f["sequences"][names[s]]["attention"]
-            attn32 = oracle.to_float32(d[()], d.attrs.get("dtype"))
-            matrix = oracle.head_matrix(attn32, layer, head).astype(np.float64)
+            if s not in attention:
+                attention[s] = oracle.read_attention(f["sequences"][names[s]]["attention"])
+            matrix = oracle.head_matrix(attention[s], layer, head).astype(np.float64)
             for i in range(matrix.shape[0]):
                 for j in range(i):
                     total[distance_bin(i - j)] += matrix[i, j]
