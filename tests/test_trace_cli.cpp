@@ -218,8 +218,9 @@ TEST_F(TraceCli, AWriteFailureMidRunIsOneLineAndLeavesNoFile) {
 
 TEST_F(TraceCli, OutOfRangeSelectionsAndBadOptions) {
   write_tiny(tiny_attention());
-  expect_bad(in + " -o " + out + " --layers 1", {"--layers", "1 is out of range", "s0"});
-  expect_bad(in + " -o " + out + " --heads 2", {"--heads", "2 is out of range"});
+  expect_bad(in + " -o " + out + " --layers 1", {"--layers", "1 is out of range", "sequence 's0' has 1 layer (valid -1..0)"});
+  expect_bad(in + " -o " + out + " --heads 2", {"--heads", "2 is out of range", "has 2 heads (valid -2..1)"});
+  expect_bad(in + " -o " + out + " --sequences 1", {"--sequences", "the corpus has 1 sequence (valid -1..0)"});
   expect_bad(in + " -o " + out + " --targets 4", {"--targets", "4 is out of range", "length 4"});
   expect_bad(in + " -o " + out + " --targets=-5", {"--targets", "-5"});
   expect_bad(in + " -o " + out + " --layers 0:x", {"--layers", "0:x"});
@@ -268,6 +269,7 @@ TEST_F(TraceCli, RefusesToOverwriteWithoutForce) {
   }
   const CliResult r = run_cli("trace " + in + " -o " + out + " --force --device cpu");
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ratrace: tracing 1 job (1 matrix) of "), std::string::npos) << r.err;
   EXPECT_EQ(read_results_file(out).results.num_jobs(), 1u);
 }
 
@@ -283,6 +285,7 @@ TEST_F(TraceCli, RoundTripSynthTraceReadBack) {
   const CliResult r = run_cli("trace " + in + " -o " + out +
                               " --sequences 1 --layers all --heads 0,mean,max --targets -1,-2,5 --device cpu");
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ratrace: tracing 27 jobs (9 matrices) of "), std::string::npos) << r.err;
   // The summary says where the engine's time went: on the CPU, reading and tracing.
   EXPECT_TRUE(std::regex_search(r.err, std::regex(R"(\nratrace: engine [0-9.]+ s: read [0-9.]+ s, compute [0-9.]+ s)")))
       << r.err;

@@ -11,6 +11,7 @@
 #include "cli/trace_options.hpp"
 #include "ratrace/corpus_reader.hpp"
 #include "run/trace_run.hpp"
+#include "util/counted.hpp"
 #include "util/progress.hpp"
 #include "util/stopwatch.hpp"
 
@@ -55,8 +56,8 @@ int run_trace_command(const TraceCommand& cmd) {
   const CorpusReader reader(request.input, ReaderOptions{request.threads});
   const PlannedTrace planned = plan_trace(reader, request);
   const auto engine = choose_engine(request);
-  fmt::print(stderr, "ratrace: tracing {} jobs ({} matrices) of {} on {}\n", planned.plan.num_jobs(),
-             planned.plan.num_matrices(), request.input, engine->device_description());
+  fmt::print(stderr, "ratrace: tracing {} ({}) of {} on {}\n", counted(planned.plan.num_jobs(), "job", "jobs"),
+             counted(planned.plan.num_matrices(), "matrix", "matrices"), request.input, engine->device_description());
 
   const auto start = std::chrono::steady_clock::now();
   const TraceSummary done =

@@ -8,6 +8,7 @@
 
 #include "ratrace/errors.hpp"
 #include "ratrace/selection.hpp"
+#include "util/counted.hpp"
 
 namespace ratrace {
 namespace {
@@ -39,7 +40,7 @@ PlannedTrace plan_trace(const CorpusReader& reader, const TraceRequest& request)
 
   const auto& infos = reader.sequences();
   const std::vector<int> seqs = resolve_selection(request.sequences, static_cast<int>(infos.size()), "--sequences",
-                                                  fmt::format("the corpus has {} sequences", infos.size()));
+                                                  "the corpus has " + counted(static_cast<std::int64_t>(infos.size()), "sequence", "sequences"));
   int sequences_without_ids = 0;
   for (int s : seqs) {
     const SequenceInfo& info = infos[s];
@@ -47,9 +48,9 @@ PlannedTrace plan_trace(const CorpusReader& reader, const TraceRequest& request)
     sp.seq_index = s;
     sp.seq_len = info.seq_len;
     sp.layers = resolve_selection(request.layers, info.num_layers, "--layers",
-                                  fmt::format("sequence '{}' has {} layers", info.name, info.num_layers));
+                                  fmt::format("sequence '{}' has {}", info.name, counted(info.num_layers, "layer", "layers")));
     sp.heads = resolve_head_selection(request.heads, info.num_heads, "--heads",
-                                      fmt::format("sequence '{}' has {} heads", info.name, info.num_heads));
+                                      fmt::format("sequence '{}' has {}", info.name, counted(info.num_heads, "head", "heads")));
     sp.targets = resolve_selection(request.targets, info.seq_len, "--targets",
                                    fmt::format("sequence '{}' has length {}", info.name, info.seq_len));
     if (sp.layers.empty() || sp.heads.empty() || sp.targets.empty()) continue;
