@@ -1,8 +1,8 @@
 """ratrace end to end from Python, as its users drive it: corpora written with h5py (the docs'
-own snippet, and random ones in every dtype and storage h5py makes), `ratrace trace`, and the
-results read back with h5py (the docs' own snippets), checked against spec_oracle.py, a Python
-transcription of SPEC 1-3 and 6 that shares no code with the engines, and /stats against
-stats_oracle.py, FORMAT.md's definitions transcribed.
+own snippet, and random ones in every dtype and storage h5py makes), `ratrace trace` (also as
+README's SLURM array script runs it), and the results read back with h5py (the docs' own
+snippets), checked against spec_oracle.py, a Python transcription of SPEC 1-3 and 6 that shares no
+code with the engines, and /stats against stats_oracle.py, FORMAT.md's definitions transcribed.
 
     end_to_end.py RATRACE REPO_DIR [--device cpu|gpu] [--cases N] [--seed S] [--work DIR]
 
@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -48,14 +49,21 @@ def fail(what, lines):
         print(f"  ... {len(lines) - 8} more")
 
 
-def python_block(doc, heading):
-    """The first ```python block after the heading line of a Markdown file."""
+def python_block(doc, heading, language="python"):
+    """The first ```python (or other language's) block after the heading line of a Markdown file."""
     text = open(doc, encoding="utf-8").read()
     start = text.find(heading)
-    block = re.search(r"```python\n(.*?)```", text[start:], re.S) if start >= 0 else None
+    block = re.search(rf"```{language}\n(.*?)```", text[start:], re.S) if start >= 0 else None
     if block is None:
-        raise SystemExit(f"FAIL {doc}: no ```python block after {heading!r} (this test runs the docs' snippets)")
+        raise SystemExit(f"FAIL {doc}: no ```{language} block after {heading!r} (this test runs the docs' snippets)")
     return block.group(1)
+
+
+def replaced(text, old, new, doc):
+    """text with old replaced by new; a docs snippet that no longer holds old fails the test."""
+    if old not in text:
+        raise SystemExit(f"FAIL {doc}: its snippet no longer contains {old!r} (this test runs the docs' snippets)")
+    return text.replace(old, new)
 
 
 def run_trace(args, corpus, out, options):
@@ -137,6 +145,7 @@ def check_doc_snippets(args, work):
     trace(args, corpus, out, options)
     params = dict(DEFAULTS, layers="all", heads="all,mean,max", targets="all")
     expected = check_results(args, "FORMAT.md corpus, " + " ".join(options), corpus, out, params)
+    check_cluster_recipe(args, work, corpus)
 
     # README's reader prints one line per path: name, layer, head, tokens earliest first, score.
     with h5py.File(corpus, "r") as f:
@@ -193,6 +202,41 @@ def check_doc_snippets(args, work):
             or not printed.getvalue().strip():
         fail("FORMAT.md's pandas snippet", [f"{len(scope['best'])} best rows for {len(expected)} jobs; "
                                             f"printed {printed.getvalue()!r}"])
+
+
+def check_cluster_recipe(args, work, corpus):
+    """README's SLURM array script, run as a 3-task array over the docs' 2-sequence corpus: the
+    tasks' files together hold exactly the jobs of one run of the same options, each job once; every
+    file lists every sequence; the task past the last sequence warns and writes a file of no jobs."""
+    script = python_block(args.readme, "**Which GPU, and clusters.**", "sh")
+    script = replaced(script, "ratrace trace corpus.h5", f"{shlex.quote(args.ratrace)} trace {shlex.quote(corpus)}",
+                      args.readme)
+    script = replaced(script, "--device gpu", f"--device {args.device}", args.readme)
+    params = dict(DEFAULTS, **dict(re.findall(r"--(sequences|layers|heads|targets) (\S+)", script)))
+    params["sequences"] = "all"  # what the tasks' slices add up to
+    with h5py.File(corpus, "r") as f:
+        expected = oracle.trace_corpus(f, params)
+        names = oracle.sequence_names(f)
+    tasks = len(names) + 1
+    merged, problems = {}, []
+    for task in range(tasks):
+        env = dict(os.environ, SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_TASK_COUNT=str(tasks))
+        run = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True)
+        out = os.path.join(work, f"traces-{task}.h5")
+        if run.returncode != 0 or not os.path.exists(out):
+            problems.append(f"task {task}: exit {run.returncode}, file {os.path.exists(out)}: {run.stderr.strip()!r}")
+            continue
+        with h5py.File(out, "r") as r:
+            if r["sequences/names"].asstr()[()].tolist() != names:
+                problems.append(f"task {task}: sequences/names {r['sequences/names'].asstr()[()].tolist()}")
+            jobs = oracle.read_results(r)
+        if task >= len(names) and (jobs or "warning" not in run.stderr):
+            problems.append(f"task {task} past the last sequence: {len(jobs)} jobs, stderr {run.stderr.strip()!r}")
+        problems += [f"job {key} in task {task}'s file and an earlier one" for key in jobs if key in merged]
+        merged.update(jobs)
+    problems += oracle.compare(expected, merged)
+    if problems:
+        fail(f"README's SLURM array script, {tasks} tasks", problems)
 
 
 def check_refusals(args, work):
