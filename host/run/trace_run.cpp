@@ -39,20 +39,22 @@ PlannedTrace plan_trace(const CorpusReader& reader, const TraceRequest& request)
   out.params_json = make_params_json(request, out.effective_bos);
 
   const auto& infos = reader.sequences();
-  const std::vector<int> seqs = resolve_selection(request.sequences, static_cast<int>(infos.size()), "--sequences",
-                                                  "the corpus has " + counted(static_cast<std::int64_t>(infos.size()), "sequence", "sequences"));
+  const int num_sequences = static_cast<int>(infos.size());
+  const std::vector<int> seqs = resolve_selection(request.sequences, num_sequences, "--sequences",
+                                                  "the corpus has " + counted(num_sequences, "sequence", "sequences"));
   int sequences_without_ids = 0;
   for (int s : seqs) {
     const SequenceInfo& info = infos[s];
     SequencePlan sp;
     sp.seq_index = s;
     sp.seq_len = info.seq_len;
+    const std::string of_sequence = "sequence '" + info.name + "' has ";
     sp.layers = resolve_selection(request.layers, info.num_layers, "--layers",
-                                  fmt::format("sequence '{}' has {}", info.name, counted(info.num_layers, "layer", "layers")));
+                                  of_sequence + counted(info.num_layers, "layer", "layers"));
     sp.heads = resolve_head_selection(request.heads, info.num_heads, "--heads",
-                                      fmt::format("sequence '{}' has {}", info.name, counted(info.num_heads, "head", "heads")));
+                                      of_sequence + counted(info.num_heads, "head", "heads"));
     sp.targets = resolve_selection(request.targets, info.seq_len, "--targets",
-                                   fmt::format("sequence '{}' has length {}", info.name, info.seq_len));
+                                   of_sequence + "length " + std::to_string(info.seq_len));
     if (sp.layers.empty() || sp.heads.empty() || sp.targets.empty()) continue;
 
     std::vector<std::uint8_t> mask = reader.read_mask(s);

@@ -49,8 +49,8 @@ def fail(what, lines):
         print(f"  ... {len(lines) - 8} more")
 
 
-def python_block(doc, heading, language="python"):
-    """The first ```python (or other language's) block after the heading line of a Markdown file."""
+def code_block(doc, heading, language="python"):
+    """The first ```LANGUAGE block after the heading line of a Markdown file."""
     text = open(doc, encoding="utf-8").read()
     start = text.find(heading)
     block = re.search(rf"```{language}\n(.*?)```", text[start:], re.S) if start >= 0 else None
@@ -135,7 +135,7 @@ def check_doc_snippets(args, work):
     """FORMAT.md's h5py writer makes the corpus; README's and FORMAT.md's readers read the results."""
     corpus = os.path.join(work, "corpus.h5")
     with contextlib.chdir(work):
-        exec(python_block(args.format_doc, "### Writing a corpus from Python (h5py)"), {})
+        exec(code_block(args.format_doc, "### Writing a corpus from Python (h5py)"), {})
     out = os.path.join(work, "doc_default.h5")
     trace(args, corpus, out, [])
     check_results(args, "FORMAT.md corpus, default options", corpus, out, dict(DEFAULTS))
@@ -153,7 +153,7 @@ def check_doc_snippets(args, work):
         words = {s: f["sequences"][n]["tokens"].asstr()[()] for s, n in enumerate(names)}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(python_block(args.readme, "## Reading results from Python").replace("traces.h5", out), {})
+        exec(code_block(args.readme, "## Reading results from Python").replace("traces.h5", out), {})
     got = sorted((line.rsplit(" ", 1)[0], float(line.rsplit(" ", 1)[1])) for line in printed.getvalue().splitlines())
     want = sorted((f"{names[s]} {layer} {head} " + " -> ".join(words[s][q] for q in path[0][::-1]), path[3])
                   for (s, layer, head, _), paths in expected.items() for path in paths)
@@ -163,7 +163,7 @@ def check_doc_snippets(args, work):
 
     # FORMAT.md's read_paths against `ratrace paths --format csv`, row by row.
     scope = {}
-    exec(python_block(args.format_doc, "### Reading results in Python (h5py, then pandas)"), scope)
+    exec(code_block(args.format_doc, "### Reading results in Python (h5py, then pandas)"), scope)
     cols = scope["read_paths"](out)
     rows = {(cols["seq"][i], cols["layer"][i], cols["head"][i], cols["target"][i], cols["rank"][i]): i
             for i in range(len(cols["seq"]))}
@@ -196,7 +196,7 @@ def check_doc_snippets(args, work):
         return
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(python_block(args.format_doc, "Then, with pandas:").replace('"out.h5"', repr(out)), scope)
+        exec(code_block(args.format_doc, "Then, with pandas:").replace('"out.h5"', repr(out)), scope)
     origins = sorted(path[0][-1] for paths in expected.values() for path in paths)
     if len(scope["best"]) != len(expected) or sorted(scope["origins"].origin.tolist()) != origins \
             or not printed.getvalue().strip():
@@ -208,7 +208,7 @@ def check_cluster_recipe(args, work, corpus):
     """README's SLURM array script, run as a 3-task array over the docs' 2-sequence corpus: the
     tasks' files together hold exactly the jobs of one run of the same options, each job once; every
     file lists every sequence; the task past the last sequence warns and writes a file of no jobs."""
-    script = python_block(args.readme, "**Which GPU, and clusters.**", "sh")
+    script = code_block(args.readme, "**Which GPU, and clusters.**", "sh")
     script = replaced(script, "ratrace trace corpus.h5", f"{shlex.quote(args.ratrace)} trace {shlex.quote(corpus)}",
                       args.readme)
     script = replaced(script, "--device gpu", f"--device {args.device}", args.readme)
