@@ -2,8 +2,9 @@
 # Every GPU check in one run (<= 5 minutes), on the lent GPU machine, from the repository root:
 #   .device/bin/device-check.sh
 # with the binaries that scripts/device-bundle.sh built and packed beside this script (they find
-# their bundled libraries by rpath). Writes one log per step under $OUT (default ./device-out) and
-# $OUT/SUMMARY.txt with one line per check:
+# their bundled libraries by rpath; where this machine's glibc is too old for them, they start by
+# the bundled glibc's loader instead, and the summary's second line says which). Writes one log
+# per step under $OUT (default ./device-out) and $OUT/SUMMARY.txt with one line per check:
 #   PASS|FAIL|SKIP  step  (rc, seconds)  key result
 # Every step has a timeout and a failure never stops the next step.
 set -u
@@ -27,7 +28,35 @@ SUMMARY=$RESULTS/SUMMARY.txt
 : >"$SUMMARY"
 WORK=$(mktemp -d /tmp/ratrace-device-XXXXXX)
 trap 'rm -rf "$WORK"; tar czf "$RESULTS/logs.tar.gz" -C "$RESULTS" logs && rm -rf "$OUT"' EXIT
-RATRACE=$BIN/ratrace
+# How the bundle's binaries start: directly, where this machine's glibc is as new as the build
+# machine's (their rpath finds lib/); else by the loader of the build machine's glibc, which
+# scripts/device-bundle.sh puts in glibc/ (the machine's libcuda is then still found where the
+# machine's loader would find it: LD_LIBRARY_PATH, then its ld.so.cache). BUNDLED_GLIBC=1 forces
+# the bundled loader, 0 forbids it; the default (auto) uses it when `ratrace --version` cannot start.
+GLIBC_DIR=$(cd "$BIN/../glibc" 2>/dev/null && pwd)
+LAUNCH=()  # the words before a binary's path: none, or the bundled loader and its library path
+direct_start=$(timeout 20 "$BIN/ratrace" --version 2>&1)
+direct_ok=$?
+direct_start=${direct_start%%$'\n'*}
+case ${BUNDLED_GLIBC:-auto} in
+  1) use_loader=yes ;;
+  0) use_loader=no ;;
+  *) use_loader=no; [ "$direct_ok" -ne 0 ] && [ -n "$GLIBC_DIR" ] && use_loader=yes ;;
+esac
+if [ "$use_loader" = yes ]; then
+  LAUNCH=("$GLIBC_DIR/ld-linux-x86-64.so.2" --library-path "$GLIBC_DIR${bundle_lib:+:$bundle_lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  # Scripts (verify-corpora.sh, verify-fuzz.sh) take the CLI as one path: a wrapper that starts it so.
+  mkdir -p "$WORK/bin"
+  { echo '#!/usr/bin/env bash'; printf 'exec'; printf ' %q' "${LAUNCH[@]}" "$BIN/ratrace"; echo ' "$@"'; } >"$WORK/bin/ratrace"
+  chmod +x "$WORK/bin/ratrace"
+  RATRACE=$WORK/bin/ratrace
+else
+  RATRACE=$BIN/ratrace
+fi
+GPU_TESTS=("${LAUNCH[@]}" "$BIN/ratrace_gpu_tests")
+BENCH_GPU=("${LAUNCH[@]}" "$BIN/ratrace_bench_gpu")
+LIST_LIBRARIES=(ldd)
+[ ${#LAUNCH[@]} -gt 0 ] && LIST_LIBRARIES=("${LAUNCH[@]}" --list)
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 START=$(date +%s)
 DEADLINE=${DEADLINE:-285}  # seconds for the whole check; later steps are skipped past it
@@ -83,14 +112,21 @@ EOF
 chmod +x "$NO_SKIPS"
 
 note "device-check $(date -u +%FT%TZ) on $(hostname)${ONLY:+, only the steps matching '$ONLY'}"
+if [ ${#LAUNCH[@]} -gt 0 ]; then
+  note "binaries started by the bundled glibc's loader ($GLIBC_DIR; BUNDLED_GLIBC=${BUNDLED_GLIBC:-auto}; a plain start: ${direct_start:-exit $direct_ok})"
+else
+  note "binaries started directly (ratrace --version: exit $direct_ok${GLIBC_DIR:+; bundled glibc not needed})"
+fi
 step nvidia-smi 20 'NVIDIA|MiB' nvidia-smi
 # Whether the binaries load here at all (their libraries, glibc's version): one clear line first.
 # (The log also shows LD_LIBRARY_PATH and where the loader finds the driver's libcuda, which the CUDA
-# runtime opens at run time, so ldd does not list it.)
+# runtime opens at run time, so ldd does not list it.) With the bundled loader, its --list is ldd.
 step libraries 20 'libhdf5|=> not found|version .* not found|No such' bash -c \
   'echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH-(unset)}"; ldconfig -p 2>/dev/null | grep "libcuda\.so"
-   out=$(ldd "$@" 2>&1); rc=$?; echo "$out"; [ $rc -eq 0 ] && ! grep -q "not found" <<<"$out"' ldd \
-  "$RATRACE" "$BIN/ratrace_gpu_tests" "$BIN/ratrace_bench_gpu"
+   n=$1; shift; list=("${@:1:n}"); shift "$n"; rc=0
+   for b; do echo "$b:"; out=$("${list[@]}" "$b" 2>&1) || rc=1; echo "$out"; grep -q "not found" <<<"$out" && rc=1; done
+   exit $rc' libraries "${#LIST_LIBRARIES[@]}" "${LIST_LIBRARIES[@]}" \
+  "$BIN/ratrace" "$BIN/ratrace_gpu_tests" "$BIN/ratrace_bench_gpu"
 
 # The whole run's corpus (step 4) is CPU work: write it in the background while the GPU tests run.
 # 2 sequences x 32 layers x 32 heads x 1024 tokens, float16 (4.3 GB).
@@ -104,7 +140,7 @@ any_wanted $WHOLE_RUN_STEPS && ( "$RATRACE" synth -o "$BIG" --force --sequences 
   echo $? >"$WORK/synth-big.rc" ) &
 
 # 1. Kernel and engine tests against the CPU stages.
-step gpu-tests 150 '\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$BIN/ratrace_gpu_tests" --gtest_color=no
+step gpu-tests 150 '\] [0-9]+ tests?|skipped' "$NO_SKIPS" "${GPU_TESTS[@]}" --gtest_color=no
 
 # 2. verify (GPU vs CPU reference) on synthetic corpora, one parameter mode at a time: the runs of
 #    verify-modes.txt, which ctest also runs on the SIMT emulator.
@@ -122,9 +158,9 @@ done <"$BIN/verify-modes.txt"
 #    the per-matrix offsets of batched launches are what a wrong index would break first).
 small='GpuBeamSearch.WorkedExampleKnownAnswer:GpuBeamSearch.TargetZeroAndRowsWithoutCandidates:GpuBeamSearch.TablesOfDifferentLengthsShareOneBatch:GpuRowTopK.OnlyMeanOrOnlyMax:GpuRowTopK.RowSumTallyMatchesTheCpu:GpuRowTopK.BadValueInAnyUnitOfALaunchIsFlagged:GpuRowTopK.OneLaunchOfUnitsOfDifferentLengthsMatchesTheCpu'
 step sanitizer-memcheck 90 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool memcheck --leak-check full --error-exitcode 1 \
-  "$BIN/ratrace_gpu_tests" --gtest_filter="$small" --gtest_color=no
+  "${GPU_TESTS[@]}" --gtest_filter="$small" --gtest_color=no
 step sanitizer-memcheck-engine 60 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool memcheck --error-exitcode 1 \
-  "$BIN/ratrace_gpu_tests" --gtest_filter='GpuEngine.ShortSequencesOfMixedLengthsAndDtypesShareLaunches' --gtest_color=no
+  "${GPU_TESTS[@]}" --gtest_filter='GpuEngine.ShortSequencesOfMixedLengthsAndDtypesShareLaunches' --gtest_color=no
 
 # 4. The whole run: 2 seq x 32 layers x 32 heads x 1024 tokens float16, every head and every target
 #    (2,097,152 jobs) on the GPU; the CPU reference (all cores) on a fixed sample, layer 0 (65,536
@@ -141,7 +177,7 @@ elif [ $(( $(date +%s) - START )) -lt $(( DEADLINE - 60 )) ]; then
   ONLY='' step synth-big 90 'wrote' bash -c "while [ ! -f '$WORK/synth-big.rc' ]; do sleep 1; done; cat '$WORK/synth-big.out'; exit \$(cat '$WORK/synth-big.rc')"
   whole_run() {  # whole_run NAME TARGETS LIMIT_S
     step "$1" "$3" 'BM_WholeRun' env RATRACE_BENCH_CORPUS="$BIG" RATRACE_BENCH_HEADS=all RATRACE_BENCH_TARGETS="$2" \
-      "$BIN/ratrace_bench_gpu" --benchmark_filter=BM_WholeRun --benchmark_out="$OUT/$1.json" --benchmark_out_format=json
+      "${BENCH_GPU[@]}" --benchmark_filter=BM_WholeRun --benchmark_out="$OUT/$1.json" --benchmark_out_format=json
   }
   # The default target (the last position) of every head first: a short run that reading alone
   # should bound.
@@ -160,15 +196,15 @@ else
 fi
 
 # 5. Kernel benchmarks (short).
-step bench-kernels 150 'frac_of_copy_bw|jobs_per_s|bytes_per_s' "$BIN/ratrace_bench_gpu" --benchmark_filter='BM_GpuRowTopK|BM_GpuBeamSearch|BM_FetchResults|BM_PinColumn' \
+step bench-kernels 150 'frac_of_copy_bw|jobs_per_s|bytes_per_s' "${BENCH_GPU[@]}" --benchmark_filter='BM_GpuRowTopK|BM_GpuBeamSearch|BM_FetchResults|BM_PinColumn' \
   --benchmark_min_time=0.05 --benchmark_out="$OUT/bench-kernels.json" --benchmark_out_format=json
 grep -E 'BM_' "$OUT/bench-kernels.log" 2>/dev/null | sed 's/^/    /' >>"$SUMMARY"
 
 # 6. The other sanitizers (shared-memory races, barrier use) on small cases.
 step sanitizer-racecheck 60 'RACECHECK SUMMARY|ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool racecheck --error-exitcode 1 \
-  "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
+  "${GPU_TESTS[@]}" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
 step sanitizer-synccheck 45 'ERROR SUMMARY|\] [0-9]+ tests?|skipped' "$NO_SKIPS" "$SANITIZER" --tool synccheck --error-exitcode 1 \
-  "$BIN/ratrace_gpu_tests" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
+  "${GPU_TESTS[@]}" --gtest_filter='GpuRowTopK.OnlyMeanOrOnlyMax:GpuBeamSearch.WorkedExampleKnownAnswer' --gtest_color=no
 
 # 7. The differential fuzz (bench/verify-fuzz.sh): random small corpora under random parameters
 #    through verify, for the time left (at most FUZZ_SECONDS), after every check above.

@@ -3,8 +3,8 @@
 # on the emulated device, so that its plumbing is known to work before device time is spent on it:
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
 # the verify fuzz (skipped when too little time is left for it), the logs packed into logs.tar.gz
-# beside SUMMARY.txt, the libraries step (ldd of the binaries), and GPU tests that skipped counted
-# as a FAIL.
+# beside SUMMARY.txt, the libraries step (ldd of the binaries), the bundled glibc's loader where the
+# binaries cannot start directly, and GPU tests that skipped counted as a FAIL.
 #   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
 src=$1
@@ -53,6 +53,31 @@ tar xzf "$work/libs/logs.tar.gz" -C "$work/libs"
 grep -q 'libhdf5' "$work/libs/logs/libraries.log" || fail "the libraries log lists no libhdf5"
 grep -qx 'LD_LIBRARY_PATH=/machine/lib64:/machine/lib' "$work/libs/logs/libraries.log" ||
   fail "LD_LIBRARY_PATH in the steps: $(grep LD_LIBRARY_PATH "$work/libs/logs/libraries.log")"
+# The bundled glibc (glibc/ beside bin/, which scripts/device-bundle.sh fills): where `ratrace`
+# cannot start directly (here: a copy without its execute bit, as a binary that needs a newer glibc
+# than the machine's fails to start), every step starts the binaries by glibc/'s loader; with
+# BUNDLED_GLIBC=0 they start directly (and here fail).
+mkdir -p "$work/glibc"
+for lib in /lib64/ld-linux-x86-64.so.2 $(ldd "$2" | awk '$1 ~ /^lib(c|m)\.so\./ { print $3 }'); do cp -L "$lib" "$work/glibc/"; done
+rm "$bin/ratrace"
+cp "$2" "$bin/ratrace"
+chmod a-x "$bin/ratrace"
+OUT=$work/glibc-auto ONLY='^verify-good$|^libraries$' bash "$bin/device-check.sh" || fail "exit code $? (bundled glibc)"
+summary=$work/glibc-auto/SUMMARY.txt
+grep -q "^binaries started by the bundled glibc's loader ($work/glibc; BUNDLED_GLIBC=auto; a plain start: .*ermission denied" "$summary" ||
+  fail "no line saying that the bundled loader starts the binaries: $(cat "$summary")"
+grep -Eq '^PASS +verify-good +\(rc 0,.*verify: ' "$summary" || fail "verify by the bundled loader did not pass: $(cat "$summary")"
+grep -Eq '^PASS +libraries +\(rc 0,' "$summary" || fail "no PASS line for the libraries by the bundled loader: $(cat "$summary")"
+tar xzf "$work/glibc-auto/logs.tar.gz" -C "$work/glibc-auto"
+grep -q "libc\.so\.6 => $work/glibc/libc\.so\.6" "$work/glibc-auto/logs/libraries.log" ||
+  fail "the libraries log does not show libc from the bundled glibc: $(cat "$work/glibc-auto/logs/libraries.log")"
+OUT=$work/glibc-off ONLY='^verify-good$' BUNDLED_GLIBC=0 bash "$bin/device-check.sh" || fail "exit code $? (BUNDLED_GLIBC=0)"
+grep -q '^binaries started directly (ratrace --version: exit 126' "$work/glibc-off/SUMMARY.txt" &&
+  grep -Eq '^FAIL +verify-good +\(rc 126,' "$work/glibc-off/SUMMARY.txt" ||
+  fail "BUNDLED_GLIBC=0 did not start the binaries directly: $(cat "$work/glibc-off/SUMMARY.txt")"
+rm -r "$work/glibc" "$bin/ratrace"
+ln -s "$2" "$bin/ratrace"
+
 rm "$bin/ratrace_bench_gpu"
 OUT=$work/libs-missing ONLY='^libraries$' bash "$bin/device-check.sh" || fail "exit code $? (libraries, one missing)"
 grep -Eq '^FAIL +libraries +\(rc 1,' "$work/libs-missing/SUMMARY.txt" || fail "a binary that cannot load is not a FAIL: $(cat "$work/libs-missing/SUMMARY.txt")"
