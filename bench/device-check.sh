@@ -113,7 +113,7 @@ chmod +x "$NO_SKIPS"
 
 note "device-check $(date -u +%FT%TZ) on $(hostname)${ONLY:+, only the steps matching '$ONLY'}"
 if [ ${#LAUNCH[@]} -gt 0 ]; then
-  note "binaries started by the bundled glibc's loader ($GLIBC_DIR; BUNDLED_GLIBC=${BUNDLED_GLIBC:-auto}; a plain start: ${direct_start:-exit $direct_ok})"
+  note "binaries started by the bundled glibc's loader ($GLIBC_DIR; BUNDLED_GLIBC=${BUNDLED_GLIBC:-auto}; a plain start: exit $direct_ok${direct_start:+, $direct_start})"
 else
   note "binaries started directly (ratrace --version: exit $direct_ok${GLIBC_DIR:+; bundled glibc not needed})"
 fi
