@@ -28,38 +28,35 @@ cp "$build/ratrace" "$build/tests/ratrace_gpu_tests" "$build/bench/ratrace_bench
 binaries=(.device/bin/ratrace .device/bin/ratrace_gpu_tests .device/bin/ratrace_bench_gpu)
 cp bench/device-check.sh bench/verify-corpora.sh bench/verify-modes.txt bench/verify-fuzz.sh .device/bin/
 "$bundle_libs" .device/lib "${binaries[@]}"
-# glibc: the machine's own, as lib/ leaves it out; but what the shared script let through
+# glibc: the machine's own, as lib/ leaves it out; what the shared script let through anyway
 # (libresolv, which HDF5's network libraries pull in) would be this system's glibc beside the
-# machine's, so it moves to glibc/. That folder holds this system's whole glibc with its loader: a
-# machine whose glibc is older than these binaries need (libstdc++ here needs GLIBC_2.36) starts
-# them with it instead (device-check.sh does that by itself when a plain start fails).
+# machine's, so it leaves lib/. glibc/ holds this system's whole glibc with its loader (all of it,
+# not only what the binaries name: the machine's libcuda also needs libdl, libpthread and librt,
+# which must come from the same glibc as libc): a machine whose glibc is older than these binaries
+# need (libstdc++ here needs GLIBC_2.36) starts them with it instead (device-check.sh does that by
+# itself when a plain start fails).
 glibc_names='^(ld-linux-x86-64\.so\.2|libc\.so\.6|libm\.so\.6|libmvec\.so\.1|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libresolv\.so\.2|libanl\.so\.1|libutil\.so\.1|libnss_(compat|dns|files|hesiod)\.so\.2)$'
-mkdir -p .device/glibc
 for lib in .device/lib/*; do
-  if [[ $(basename "$lib") =~ $glibc_names ]]; then mv "$lib" .device/glibc/; fi
+  if [[ $(basename "$lib") =~ $glibc_names ]]; then rm "$lib"; fi
 done
-# All of it, not only what the binaries name: the machine's libcuda also needs libdl, libpthread
-# and librt, which must then come from the same glibc as libc.
-loader=$(env -u LD_LIBRARY_PATH ldd .device/bin/ratrace | awk '$1 ~ /ld-linux-x86-64/ { print $1 }')
-libc=$(env -u LD_LIBRARY_PATH ldd .device/bin/ratrace | awk '$1 == "libc.so.6" { print $3 }')
+deps=$(env -u LD_LIBRARY_PATH ldd .device/bin/ratrace)
+loader=$(awk '$1 ~ /ld-linux-x86-64/ { print $1 }' <<<"$deps")
+libc=$(awk '$1 == "libc.so.6" { print $3 }' <<<"$deps")
 [ -f "$loader" ] && [ -f "$libc" ] || { echo "device-bundle: no loader or libc.so.6 found for .device/bin/ratrace" >&2; exit 1; }
+mkdir -p .device/glibc
 cp -L "$loader" .device/glibc/
 for path in "$(dirname "$libc")"/*.so.*; do
   if [[ $(basename "$path") =~ $glibc_names ]]; then cp -L "$path" .device/glibc/; fi
 done
-# Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH: checked here, where a wrong rpath
-# costs a rebuild, not device time.
+# Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH, and, started by the bundled
+# loader, also libc from glibc/: checked here, where a wrong rpath costs a rebuild, not device time.
+launcher=(.device/glibc/ld-linux-x86-64.so.2 --library-path "$PWD/.device/glibc:$PWD/.device/lib")
 for b in "${binaries[@]}"; do
   libs=$(env -u LD_LIBRARY_PATH ldd "$b")
   grep -q "$PWD/.device/bin/../lib/libhdf5" <<<"$libs" ||
     { echo "device-bundle: $b does not load HDF5 from .device/lib (RPATH: $(readelf -d "$b" | grep -E 'R(UN)?PATH'))" >&2; exit 1; }
-done
-
-# ... and started by the bundled loader, each binary must take libc from glibc/ and HDF5 from lib/.
-launcher=(.device/glibc/ld-linux-x86-64.so.2 --library-path "$PWD/.device/glibc:$PWD/.device/lib")
-for b in "${binaries[@]}"; do
   libs=$(env -u LD_LIBRARY_PATH "${launcher[@]}" --list "$b")
-  grep -q "$PWD/.device/glibc/libc.so.6" <<<"$libs" && grep -q "/.device/.*lib/libhdf5" <<<"$libs" ||
+  grep -q "$PWD/.device/glibc/libc.so.6" <<<"$libs" && grep -q "$PWD/.device/bin/../lib/libhdf5" <<<"$libs" ||
     { echo "device-bundle: $b, started by .device/glibc's loader, does not load libc from it and HDF5 from .device/lib:" >&2
       echo "$libs" >&2; exit 1; }
 done
