@@ -153,7 +153,7 @@ def check_doc_snippets(args, work):
         words = {s: f["sequences"][n]["tokens"].asstr()[()] for s, n in enumerate(names)}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(code_block(args.readme, "## Reading results from Python").replace("traces.h5", out), {})
+        exec(replaced(code_block(args.readme, "## Reading results from Python"), "traces.h5", out, args.readme), {})
     got = sorted((line.rsplit(" ", 1)[0], float(line.rsplit(" ", 1)[1])) for line in printed.getvalue().splitlines())
     want = sorted((f"{names[s]} {layer} {head} " + " -> ".join(words[s][q] for q in path[0][::-1]), path[3])
                   for (s, layer, head, _), paths in expected.items() for path in paths)
@@ -196,7 +196,7 @@ def check_doc_snippets(args, work):
         return
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(code_block(args.format_doc, "Then, with pandas:").replace('"out.h5"', repr(out)), scope)
+        exec(replaced(code_block(args.format_doc, "Then, with pandas:"), '"out.h5"', repr(out), args.format_doc), scope)
     origins = sorted(path[0][-1] for paths in expected.values() for path in paths)
     if len(scope["best"]) != len(expected) or sorted(scope["origins"].origin.tolist()) != origins \
             or not printed.getvalue().strip():
