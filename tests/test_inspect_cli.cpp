@@ -20,6 +20,13 @@ bool contains(const std::string& text, const std::string& needle) { return text.
 
 }  // namespace
 
+TEST(SynthCli, CountsOfOneReadInTheSingular) {
+  TempDir dir;
+  const CliResult synth = run_cli("synth -o '" + dir.file("one.h5") + "' --sequences 1 --layers 1 --heads 1 --len 8");
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  EXPECT_TRUE(contains(synth.out, ": 1 sequence, 1 layer x 1 head, lengths 8..8,")) << synth.out;
+}
+
 TEST(SynthCli, WritesACorpusThatInspectDescribes) {
   TempDir dir;
   const std::string path = dir.file("c.h5");

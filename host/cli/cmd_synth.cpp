@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "ratrace/errors.hpp"
 #include "ratrace/synth.hpp"
+#include "util/counted.hpp"
 
 namespace ratrace::cli {
 namespace {
@@ -45,8 +46,9 @@ void run_synth(SynthArgs& a, CLI::App& sub) {
     storage = fmt::format("chunks of {} rows", o.chunk_rows > 0 ? o.chunk_rows : 64);
     if (o.deflate > 0) storage += fmt::format(", deflate {}", o.deflate);
   }
-  fmt::print("wrote {}: {} sequences, {} layers x {} heads, lengths {}..{}, {}, {}{}{}{}{}, seed {}\n", a.output,
-             o.num_sequences, o.num_layers, o.num_heads, o.min_len, o.max_len, a.dtype, storage,
+  fmt::print("wrote {}: {}, {} x {}, lengths {}..{}, {}, {}{}{}{}{}, seed {}\n", a.output,
+             counted(o.num_sequences, "sequence", "sequences"), counted(o.num_layers, "layer", "layers"),
+             counted(o.num_heads, "head", "heads"), o.min_len, o.max_len, a.dtype, storage,
              o.bos_token_id ? fmt::format(", bos_token_id {}", *o.bos_token_id) : ", no bos_token_id",
              o.with_tokens ? "" : ", no tokens", o.with_mask ? ", with attention_mask" : "",
              o.tie_levels > 0 ? fmt::format(", ties at 1/{}", o.tie_levels) : "", o.seed);

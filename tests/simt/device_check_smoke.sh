@@ -4,7 +4,8 @@
 # the ONLY filter, one summary line per step, a failing step reported and the next one still run,
 # the verify fuzz (skipped when too little time is left for it), the logs packed into logs.tar.gz
 # beside SUMMARY.txt, the libraries step (ldd of the binaries), the bundled glibc's loader where the
-# binaries cannot start directly, and GPU tests that skipped counted as a FAIL.
+# binaries cannot start directly, GPU tests that skipped counted as a FAIL, and a sanitizer that
+# refuses the device named on its summary line.
 #   device_check_smoke.sh SOURCE_DIR RATRACE_SIMT
 set -euo pipefail
 src=$1
@@ -93,4 +94,12 @@ grep -Eq '^FAIL +gpu-tests +\(rc 1,.*skipped' "$work/skips/SUMMARY.txt" || fail 
 stub_tests 2 'exit 0'
 OUT=$work/ran ONLY='^gpu-tests$' bash "$bin/device-check.sh" || fail "exit code $? (gpu-tests)"
 grep -Eq '^PASS +gpu-tests +\(rc 0,.*PASSED  \] 2 tests' "$work/ran/SUMMARY.txt" || fail "a full GPU test run is not a PASS: $(cat "$work/ran/SUMMARY.txt")"
+# A sanitizer that refuses this machine's device: its FAIL line says so (not the test binary's
+# last line), so the summary alone tells a refusal from errors found.
+mkdir -p "$work/tools"
+printf '#!/bin/sh\necho "========= COMPUTE-SANITIZER"\necho "========= Error: Device not supported"\necho "trailing noise"\nexit 1\n' >"$work/tools/compute-sanitizer"
+chmod +x "$work/tools/compute-sanitizer"
+OUT=$work/sanitizer PATH="$work/tools:$PATH" ONLY='^sanitizer-memcheck$' bash "$bin/device-check.sh" || fail "exit code $? (sanitizer)"
+grep -Eq '^FAIL +sanitizer-memcheck +\(rc 1,.*Device not supported' "$work/sanitizer/SUMMARY.txt" ||
+  fail "a sanitizer refusing the device does not say so: $(cat "$work/sanitizer/SUMMARY.txt")"
 echo "device_check_smoke: ok"
