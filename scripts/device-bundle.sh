@@ -51,12 +51,13 @@ done
 # Each binary must take HDF5 from lib/ with no LD_LIBRARY_PATH, and, started by the bundled
 # loader, also libc from glibc/: checked here, where a wrong rpath costs a rebuild, not device time.
 launcher=(.device/glibc/ld-linux-x86-64.so.2 --library-path "$PWD/.device/glibc:$PWD/.device/lib")
+hdf5_by_rpath="$PWD/.device/bin/../lib/libhdf5"  # how ldd names lib/'s HDF5, found by the binaries' rpath
 for b in "${binaries[@]}"; do
   libs=$(env -u LD_LIBRARY_PATH ldd "$b")
-  grep -q "$PWD/.device/bin/../lib/libhdf5" <<<"$libs" ||
+  grep -q "$hdf5_by_rpath" <<<"$libs" ||
     { echo "device-bundle: $b does not load HDF5 from .device/lib (RPATH: $(readelf -d "$b" | grep -E 'R(UN)?PATH'))" >&2; exit 1; }
   libs=$(env -u LD_LIBRARY_PATH "${launcher[@]}" --list "$b")
-  grep -q "$PWD/.device/glibc/libc.so.6" <<<"$libs" && grep -q "$PWD/.device/bin/../lib/libhdf5" <<<"$libs" ||
+  grep -q "$PWD/.device/glibc/libc.so.6" <<<"$libs" && grep -q "$hdf5_by_rpath" <<<"$libs" ||
     { echo "device-bundle: $b, started by .device/glibc's loader, does not load libc from it and HDF5 from .device/lib:" >&2
       echo "$libs" >&2; exit 1; }
 done
