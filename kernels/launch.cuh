@@ -13,9 +13,9 @@ template <class... Params, class... Args>
 void launch_kernel(void (*kernel)(Params...), unsigned grid, unsigned block, std::size_t shared_bytes,
                    cudaStream_t stream, const Args&... args) {
 #if defined(RATRACE_SIMT_EMULATOR)
-  (void)stream;  // the emulator completes every launch before returning
-  simt::launch(reinterpret_cast<const void*>(kernel), dim3(grid), dim3(block), shared_bytes,
-               [&] { kernel(args...); });
+  // The arguments are copied, as a launch copies them: the grid may run after this returns.
+  simt::launch(reinterpret_cast<const void*>(kernel), dim3(grid), dim3(block), shared_bytes, stream,
+               [=] { kernel(args...); });
 #else
   kernel<<<grid, block, shared_bytes, stream>>>(args...);
 #endif

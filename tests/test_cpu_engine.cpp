@@ -20,6 +20,7 @@
 #include "support/corpus_builder.hpp"
 #include "support/engine_times.hpp"
 #include "support/matrices.hpp"
+#include "support/path_result.hpp"
 #include "support/results_compare.hpp"
 
 using namespace ratrace;
@@ -412,4 +413,33 @@ TEST(CpuEngine, ReportsWhereItsTimeWent) {
   EXPECT_EQ(t.results_wait_s, 0.0);
   EXPECT_FALSE(t.results_beside);
   EXPECT_EQ(sink.threads, (std::set<std::thread::id>{std::this_thread::get_id()}));
+}
+
+// run_collect's sink (and verify's): each batch is read, then handed back emptied as the one spare,
+// its memory kept, so that an engine refills it as it would the results stream's.
+TEST(RecyclingSink, HandsEachBatchBackEmptiedWithItsMemory) {
+  std::vector<std::size_t> jobs_read, nodes_read;
+  RecyclingSink sink([&](const TraceBatch& b) {
+    jobs_read.push_back(b.results.num_jobs());
+    nodes_read.push_back(b.results.num_nodes());
+  });
+  EXPECT_EQ(sink.spare().results.node_position.capacity(), 0u);  // nothing consumed yet: a new batch
+
+  TraceBatch batch;
+  const std::vector<PathResult> paths = {ratrace::testing::path_result({3, 1, 0}, {0.5f, 0.25f}, -2.1, -1.05)};
+  batch.results.append(JobKey{0, 0, 0, 3}, paths);
+  batch.results.append(JobKey{0, 0, 1, 3}, paths);
+  batch.profiles.resize(2);
+  const std::int32_t* memory = batch.results.node_position.data();
+  sink.consume(std::move(batch));
+
+  TraceBatch spare = sink.spare();
+  EXPECT_EQ(spare.results.num_jobs(), 0u);
+  EXPECT_EQ(spare.results.num_nodes(), 0u);
+  EXPECT_TRUE(spare.profiles.empty());
+  EXPECT_EQ(spare.results.node_position.data(), memory);  // the same block, to be refilled
+  EXPECT_GE(spare.results.node_position.capacity(), 6u);
+  EXPECT_EQ(sink.spare().results.node_position.capacity(), 0u);  // handed out once
+  EXPECT_EQ(jobs_read, (std::vector<std::size_t>{2}));
+  EXPECT_EQ(nodes_read, (std::vector<std::size_t>{6}));
 }

@@ -64,7 +64,7 @@ int run_verify_command(const VerifyCommand& cmd) {
       for (const int head : sp.heads)
         for (const int target : sp.targets) sampled.insert(JobKey{sp.seq_index, layer, head, target});
   TraceOutput gpu_out;
-  BatchSink keep_sampled([&](TraceBatch&& batch) {
+  RecyclingSink keep_sampled([&](const TraceBatch& batch) {
     const TraceResults& r = batch.results;
     if (!gpu_output_problem) gpu_output_problem = gpu_checker.check(r);
     for (std::size_t k = 0; k < r.num_jobs(); ++k)

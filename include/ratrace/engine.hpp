@@ -66,6 +66,21 @@ class BatchSink {
   std::function<void(TraceBatch&&)> consume_;
 };
 
+// A sink that reads each batch and then hands it back, emptied, as the next spare, as the results
+// stream of `trace` does: the engine then refills batch memory (the GPU engine page-locks it and
+// copies into it asynchronously), so that a check of the output (verify, tests) covers the fetch
+// path of a run that writes a file, not only copies into fresh memory.
+class RecyclingSink final : public BatchSink {
+ public:
+  explicit RecyclingSink(std::function<void(const TraceBatch&)> read) : read_(std::move(read)) {}
+  void consume(TraceBatch&& batch) override;
+  TraceBatch spare() override;
+
+ private:
+  std::function<void(const TraceBatch&)> read_;
+  TraceBatch spare_;
+};
+
 // Called with (matrices done, matrices total) as work completes, from the thread that delivers the
 // batches (see BatchSink::may_consume_beside_reader), never concurrently; every call is done when
 // run() returns.
@@ -114,6 +129,7 @@ struct TraceOutput {
   std::vector<AttentionProfile> profiles;  // one per traced matrix
   RowSumTally row_sums;
 };
+// Through a RecyclingSink.
 TraceOutput run_collect(Engine& engine, const CorpusReader& reader, const TracePlan& plan, const SearchParams& params,
                         const ProgressFn& progress);
 

@@ -325,24 +325,13 @@ cudaError_t set_max_dynamic_shared(const void* kernel, int bytes) {
 
 }  // namespace detail
 
-void launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_shared_bytes,
-            const std::function<void()>& kernel_body) {
+namespace {
+
+// Runs every block of a grid (the launch's checks passed); the deferred half of launch().
+cudaError_t run_grid(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, const std::function<void()>& kernel_body) {
   using namespace detail;
   const std::lock_guard lock(launch_mutex);
   const std::uint64_t threads_per_block = std::uint64_t{block.x} * block.y * block.z;
-  if (threads_per_block == 0 || threads_per_block > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
-      grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
-    record_error(cudaErrorInvalidConfiguration, "invalid launch configuration");
-    return;
-  }
-  const auto limit = max_dynamic_shared.find(kernel);
-  const int allowed = limit != max_dynamic_shared.end() ? limit->second : kDefaultDynamicShared;
-  if (dynamic_shared_bytes > static_cast<std::size_t>(allowed)) {
-    record_error(cudaErrorInvalidValue, "dynamic shared memory of " + std::to_string(dynamic_shared_bytes) +
-                                            " bytes is above the kernel's limit of " + std::to_string(allowed) +
-                                            " (cudaFuncSetAttribute raises it)");
-    return;
-  }
   thread_local StackPool stacks;
   static const bool reverse = [] {
     const char* v = std::getenv("RATRACE_SIMT_REVERSE");
@@ -371,12 +360,40 @@ void launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_share
     fault = e.what();
   }
   dynamic_shared = nullptr;
-  if (!fault.empty()) {
-    // Outside the handler: destroying a suspended fiber unwinds its stack with an exception, and
-    // the per-thread exception state must not hold a caught exception meanwhile.
-    threads.clear();
-    record_error(cudaErrorLaunchFailure, "kernel fault: " + fault);
+  if (fault.empty()) return cudaSuccess;
+  // Outside the handler: destroying a suspended fiber unwinds its stack with an exception, and
+  // the per-thread exception state must not hold a caught exception meanwhile.
+  threads.clear();
+  record_error(cudaErrorLaunchFailure, "kernel fault: " + fault);
+  return cudaErrorLaunchFailure;
+}
+
+}  // namespace
+
+void launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, CUstream_st* stream,
+            std::function<void()> kernel_body) {
+  using namespace detail;
+  const std::uint64_t threads_per_block = std::uint64_t{block.x} * block.y * block.z;
+  if (threads_per_block == 0 || threads_per_block > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535) {
+    record_error(cudaErrorInvalidConfiguration, "invalid launch configuration");
+    return;
   }
+  int allowed = kDefaultDynamicShared;
+  {
+    const std::lock_guard lock(launch_mutex);
+    const auto limit = max_dynamic_shared.find(kernel);
+    if (limit != max_dynamic_shared.end()) allowed = limit->second;
+  }
+  if (dynamic_shared_bytes > static_cast<std::size_t>(allowed)) {
+    record_error(cudaErrorInvalidValue, "dynamic shared memory of " + std::to_string(dynamic_shared_bytes) +
+                                            " bytes is above the kernel's limit of " + std::to_string(allowed) +
+                                            " (cudaFuncSetAttribute raises it)");
+    return;
+  }
+  // The grid runs when its stream reaches it (runtime.cpp); a fault is then the error of the call
+  // that ran it (a stream sync, or this launch in eager mode), as a GPU's is.
+  enqueue_device_work(stream, [=] { return run_grid(grid, block, dynamic_shared_bytes, kernel_body); });
 }
 
 }  // namespace simt

@@ -3,7 +3,8 @@
 // kernels/ unchanged, so that CI (no GPU) runs the very kernel code and the whole GPU engine.
 //
 // Model: a launch runs its blocks one after the other; the threads of a block are fibers
-// (Boost.Context) on the calling host thread, switched only at collective operations. A
+// (Boost.Context) on the host thread that runs the launch (the one that synchronises its stream,
+// see cuda_runtime_api.h), switched only at collective operations. A
 // warp-collective (__shfl*_sync, __ballot_sync, __any_sync, __reduce_max_sync) completes when all
 // 32 lanes of the warp have reached one; __syncthreads* when every live thread of the block has.
 // The emulator enforces what CUDA leaves undefined, and fails the launch with a message when:
@@ -17,8 +18,10 @@
 // block); dynamic shared memory is one buffer per launch. Atomics are plain read-modify-writes
 // (fibers switch only at collectives). Device memory is host memory (runtime.cpp).
 //
-// What it cannot show: timing, memory-model races between threads, or out-of-bounds accesses
-// (compute-sanitizer on a GPU, bench/device-check.sh, checks those).
+// Streams are deferred (runtime.cpp, cuda_runtime_api.h): host code that reads results or reuses a
+// pinned buffer before its stream is done is caught. What it cannot show: timing, memory-model
+// races between GPU threads, or out-of-bounds accesses (compute-sanitizer on a GPU,
+// bench/device-check.sh, checks those).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +35,8 @@
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __shared__ static
+
+struct CUstream_st;  // a stream (cuda_runtime_api.h)
 
 struct uint3 {
   unsigned x = 0, y = 0, z = 0;
@@ -79,11 +84,13 @@ T from_bits(std::uint64_t bits) {
 }
 }  // namespace detail
 
-// Runs kernel_body once per thread of every block of a grid (see the model above); `kernel`
-// identifies the kernel for its cudaFuncSetAttribute limits. The error of a failed launch is
-// reported by cudaGetLastError(), as a GPU's would be.
-void launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_shared_bytes,
-            const std::function<void()>& kernel_body);
+// Launches a grid on `stream`: kernel_body runs once per thread of every block (see the model
+// above) when the stream reaches it (runtime.cpp: deferred streams); `kernel` identifies the kernel
+// for its cudaFuncSetAttribute limits. A bad configuration is the launch's own error, at once; a
+// fault while it runs is reported by the call that ran it (a stream sync), as on a GPU, and by
+// cudaGetLastError() after that call.
+void launch(const void* kernel, dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, CUstream_st* stream,
+            std::function<void()> kernel_body);
 
 }  // namespace simt
 

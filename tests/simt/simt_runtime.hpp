@@ -15,6 +15,9 @@ void record_error(cudaError_t error, const std::string& detail);
 std::size_t device_memory_in_use();
 std::size_t peak_device_memory();
 void reset_peak_device_memory();
+// Whether streams are deferred (the default) rather than eager (RATRACE_SIMT_STREAMS=eager).
+bool deferred_streams();
+
 // Host memory page-locked with cudaHostRegister now.
 std::size_t registered_host_bytes();
 

@@ -154,7 +154,9 @@ __global__ void narrow_shuffle_kernel(int* out) {
   out[threadIdx.x] = __shfl_sync(kFull, static_cast<int>(threadIdx.x), 0, 16);  // sub-warp width: not modelled
 }
 
+// The fault of the last launch: its grid runs at the sync (deferred streams) or ran at the launch.
 std::string launch_error_text() {
+  cudaDeviceSynchronize();
   const cudaError_t err = cudaGetLastError();
   EXPECT_EQ(err, cudaErrorLaunchFailure);
   return cudaGetErrorString(err);
@@ -223,6 +225,7 @@ TEST(Simt, ADeviceFaultsMessageSaysHowToFindTheKernelAtFault) {
   constexpr const char* kHint = "CUDA_LAUNCH_BLOCKING=1";
   DeviceArray<int> ints(64);
   launch_kernel(early_exit_kernel, 1, 64, 0, nullptr, ints.ptr);
+  cudaDeviceSynchronize();  // runs the grid (deferred streams)
   try {
     ratrace::gpu::cuda_check(cudaGetLastError(), "cudaStreamSynchronize (paths)");
     ADD_FAILURE() << "a launch failure did not throw";

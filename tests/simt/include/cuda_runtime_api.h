@@ -1,14 +1,31 @@
 #pragma once
 // The SIMT emulator's stand-in for the CUDA runtime API (tests/simt/): the subset that ratrace
 // uses, over host memory, with the device-side keywords and intrinsics of simt.hpp. One emulated
-// device, "ratrace SIMT emulator (CPU)", compute capability 9.0. Every call completes before it
-// returns, so streams and events only keep their bookkeeping.
+// device, "ratrace SIMT emulator (CPU)", compute capability 9.0.
+//
+// Streams are deferred: device work (copies, memsets, launches, CUB scans, event records) waits in
+// its stream's queue until the host must see it done (cudaStreamSynchronize, cudaDeviceSynchronize,
+// a synchronous cudaMemcpy, a copy into pageable memory, cudaFree, cudaFreeHost), as if the GPU
+// were slow; then it runs in stream order on the host thread that asked. So host code that reads
+// results, or reuses a buffer, before its stream is done sees what it would risk on a GPU:
+//   - a pinned host source (cudaMallocHost, cudaHostRegister) is read when the copy runs; one that
+//     the host changed in between ends the process with "host race" (a GPU copies either version);
+//   - a pinned host destination holds 0xFF bytes (NaN, -1) until the copy runs;
+//   - pageable memory follows CUDA's rules: a source is copied at the call, a copy into it
+//     completes before the call returns;
+//   - cudaHostUnregister of memory that a queued copy still uses ends the process ("host race").
+// The NULL stream orders with blocking streams (not with cudaStreamNonBlocking ones) as CUDA's
+// legacy default stream does. A fault while device work runs is returned by the call that ran it,
+// and the rest of that stream's queue is dropped.
 //
 // Environment, for tests of the engine's memory and device handling:
 //   RATRACE_SIMT_DEVICES    number of devices (default 1; 0 = none)
 //   RATRACE_SIMT_MEMORY_MB  device memory in MiB (default 2048); cudaMalloc fails beyond it
+//   RATRACE_SIMT_STREAMS    deferred (default) | eager: every operation completes before its call
+//                           returns (the other extreme of timing; faults surface at the launch)
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "simt.hpp"
 
@@ -20,6 +37,7 @@ enum cudaError_t {
   cudaErrorInvalidDevice = 101,
   cudaErrorNoDevice = 100,
   cudaErrorECCUncorrectable = 214,
+  cudaErrorNotReady = 600,
   cudaErrorIllegalAddress = 700,
   cudaErrorLaunchTimeout = 702,
   cudaErrorAssert = 710,
@@ -102,6 +120,9 @@ const char* cudaGetErrorString(cudaError_t error);
 
 namespace simt::detail {
 cudaError_t set_max_dynamic_shared(const void* kernel, int bytes);
+// Queues device work (a kernel's grid, a CUB scan) on a stream: it runs when the stream reaches it
+// (at once in eager mode, returning its error then).
+cudaError_t enqueue_device_work(cudaStream_t stream, std::function<cudaError_t()> work);
 }
 template <class Kernel>
 cudaError_t cudaFuncSetAttribute(Kernel* kernel, cudaFuncAttribute attribute, int value) {
