@@ -159,7 +159,6 @@ cudaError_t run_until(CUstream_st* q, std::uint64_t last) {
     } else if ((q->flags & cudaStreamNonBlocking) == 0) {
       keep_first(first, run_until(&s.legacy, seq - 1));
     }
-    if (q->pending.empty() || q->pending.front().seq != seq) continue;  // a dependency failed and dropped it
     Op op = std::move(q->pending.front());
     q->pending.pop_front();
     const cudaError_t err = op.run();
