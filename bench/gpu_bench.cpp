@@ -287,21 +287,6 @@ std::string env_or(const char* name, const char* fallback) {
   return v && *v ? v : fallback;
 }
 
-// Counts the nodes of each batch and hands the batch back as the next spare, as ResultsStream does.
-class CountingSink final : public BatchSink {
- public:
-  void consume(TraceBatch&& batch) override {
-    nodes += static_cast<std::int64_t>(batch.results.num_nodes());
-    batch.results.clear();
-    batch.profiles.clear();
-    spare_ = std::move(batch);
-  }
-  TraceBatch spare() override { return std::exchange(spare_, TraceBatch{}); }
-  std::int64_t nodes = 0;
-
- private:
-  TraceBatch spare_;
-};
 
 // One corpus, four timings (see the top of the file). Runs once.
 void BM_WholeRun(benchmark::State& state) {
@@ -348,10 +333,12 @@ void BM_WholeRun(benchmark::State& state) {
         for (const int layer : sp.layers) reader.read_heads_raw(sp.seq_index, layer, 0, info.num_heads, buffer.data());
       }
     });
-    CountingSink count;
+    // Counts the nodes and hands each batch back as the next spare, as the results stream does.
+    std::int64_t nodes = 0;
+    RecyclingSink count([&nodes](const TraceBatch& b) { nodes += static_cast<std::int64_t>(b.results.num_nodes()); });
     gpu_s = seconds_of([&] { gpu_times = gpu_engine->run(reader, planned.plan, request.params, count, {}).times; });
     cpu_s = seconds_of([&] { cpu_engine->run(reader, planned_one.plan, request.params, count, {}); });
-    benchmark::DoNotOptimize(count.nodes);
+    benchmark::DoNotOptimize(nodes);
     end_to_end_s = seconds_of([&] {
       written = trace_to_file(reader, planned, request, *gpu_engine, results.string(), true, {});
       results_nodes = written.nodes;

@@ -47,9 +47,13 @@ struct CUstream_st {
   std::deque<simt::Op> pending;
 };
 struct CUevent_st {
-  std::chrono::steady_clock::time_point at{};
-  bool recorded = false;  // cudaEventRecord was called
-  bool complete = false;  // and its stream has reached it
+  struct State {
+    std::chrono::steady_clock::time_point at{};
+    bool recorded = false;  // cudaEventRecord was called
+    bool complete = false;  // and its stream has reached it
+  };
+  // Shared with a queued record, which may run after cudaEventDestroy, as on a GPU.
+  std::shared_ptr<State> state = std::make_shared<State>();
 };
 
 namespace simt {
@@ -88,15 +92,27 @@ cudaError_t fail(cudaError_t error, const std::string& detail) {
   return error;
 }
 
-// Whether [p, p + bytes) lies inside one device allocation.
-bool in_device_memory(const void* p, std::size_t bytes) {
-  Memory& m = memory();
-  const std::lock_guard lock(m.mutex);
+// Whether [p, p + bytes) lies inside one of `blocks` (base -> size). Memory::mutex held.
+bool inside_one_block(const std::map<const char*, std::size_t>& blocks, const void* p, std::size_t bytes) {
   const auto* c = static_cast<const char*>(p);
-  auto it = m.device.upper_bound(c);
-  if (it == m.device.begin()) return false;
+  auto it = blocks.upper_bound(c);
+  if (it == blocks.begin()) return false;
   --it;
   return c >= it->first && c + bytes <= it->first + it->second;
+}
+
+// Whether [p, p + bytes) lies inside one device allocation.
+bool in_device_memory(const void* p, std::size_t bytes) {
+  const std::lock_guard lock(memory().mutex);
+  return inside_one_block(memory().device, p, bytes);
+}
+
+// Whether [p, p + bytes) lies inside one block of page-locked host memory (cudaMallocHost or
+// cudaHostRegister): copies from and to it are truly asynchronous on a GPU.
+bool is_pinned(const void* p, std::size_t bytes) {
+  Memory& m = memory();
+  const std::lock_guard lock(m.mutex);
+  return inside_one_block(m.host_registered, p, bytes) || inside_one_block(m.host_allocated, p, bytes);
 }
 
 cudaError_t check_copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, const char* what) {
@@ -224,10 +240,6 @@ std::string range_text(const void* p, std::size_t bytes) {
   return text;
 }
 
-// Whether [p, p + bytes) lies inside one block of page-locked host memory (cudaMallocHost or
-// cudaHostRegister): copies from and to it are truly asynchronous on a GPU.
-bool is_pinned(const void* p, std::size_t bytes);
-
 }  // namespace
 
 void record_error(cudaError_t error, const std::string& detail) {
@@ -248,21 +260,6 @@ void reset_peak_device_memory() {
   const std::lock_guard lock(memory().mutex);
   memory().peak = memory().in_use;
 }
-namespace {
-bool is_pinned(const void* p, std::size_t bytes) {
-  Memory& m = memory();
-  const std::lock_guard lock(m.mutex);
-  const auto* c = static_cast<const char*>(p);
-  for (const auto* blocks : {&m.host_registered, &m.host_allocated}) {
-    auto it = blocks->upper_bound(c);
-    if (it == blocks->begin()) continue;
-    --it;
-    if (c >= it->first && c + bytes <= it->first + it->second) return true;
-  }
-  return false;
-}
-}  // namespace
-
 bool deferred_streams() { return !eager_streams(); }
 
 std::size_t registered_host_bytes() {
@@ -514,26 +511,27 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   return cudaSuccess;
 }
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
-  const cudaError_t queued = simt::synchronize_device();  // no queued record may outlive it
   delete event;
-  return queued;
+  return cudaSuccess;
 }
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  event->recorded = true;
-  event->complete = false;
+  event->state->recorded = true;
+  event->state->complete = false;
   simt::Op op;
-  op.run = [event] {
-    event->at = std::chrono::steady_clock::now();
-    event->complete = true;
+  op.run = [state = event->state] {
+    state->at = std::chrono::steady_clock::now();
+    state->complete = true;
     return cudaSuccess;
   };
   return simt::enqueue(stream, std::move(op));
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
-  if (!start->recorded || !end->recorded) return simt::fail(cudaErrorInvalidValue, "cudaEventElapsedTime of an unrecorded event");
-  if (!start->complete || !end->complete)
+  const CUevent_st::State& a = *start->state;
+  const CUevent_st::State& b = *end->state;
+  if (!a.recorded || !b.recorded) return simt::fail(cudaErrorInvalidValue, "cudaEventElapsedTime of an unrecorded event");
+  if (!a.complete || !b.complete)
     return simt::fail(cudaErrorNotReady, "cudaEventElapsedTime of an event that its stream has not reached");
-  *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
+  *ms = std::chrono::duration<float, std::milli>(b.at - a.at).count();
   return cudaSuccess;
 }
 
