@@ -66,6 +66,11 @@ struct TopkArgs {
 // Fills tables.entries / tables.count (and the profiles and checks) of every matrix of the launch.
 void launch_row_topk(const TopkArgs& args, cudaStream_t stream);
 
+// Whether this build has code that the current device can run: cudaSuccess, or the error that
+// says it has none (cudaErrorNoKernelImageForDevice, usually). Asks one kernel; they are all built
+// for the same architectures.
+cudaError_t kernel_image_status();
+
 // Fills tables.logp and tables.end_mask from entries/count for every row of the tables.
 // is_bos: device, concatenated (MatrixDesc::bos_offset), or null (no BOS positions anywhere).
 void launch_finish_tables(const DeviceTables& tables, const MatrixDesc* matrices, std::int64_t num_rows,

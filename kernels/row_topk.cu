@@ -371,6 +371,21 @@ unsigned grid_of(std::int64_t blocks, const char* what) {
   return static_cast<unsigned>(blocks);
 }
 
+// The most dynamic shared memory a block of the aggregate kernel may have on the current device:
+// its opt-in limit per block (227 KiB on sm_90, 163 on sm_80, 99 on sm_86 and sm_89) less the
+// kernel's static shared memory.
+template <class E>
+std::size_t aggregate_dynamic_shared_limit() {
+  int device = 0, optin = 0;
+  cuda_check(cudaGetDevice(&device), "cudaGetDevice");
+  cuda_check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "cudaDeviceGetAttribute (shared memory per block)");
+  cudaFuncAttributes attributes{};
+  cuda_check(cudaFuncGetAttributes(&attributes, aggregate_topk_kernel<E>), "cudaFuncGetAttributes (aggregate_topk_kernel)");
+  const auto total = static_cast<std::size_t>(optin);
+  return total > attributes.sharedSizeBytes ? total - attributes.sharedSizeBytes : 0;
+}
+
 template <class E>
 void launch_for(const TopkArgs& a, cudaStream_t stream) {
   if (a.head_rows > 0) {
@@ -383,13 +398,15 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
   }
   if (a.aggregate_rows > 0) {
     // Fewer warps per block when the per-thread head sums would not fit in shared memory.
-    constexpr std::size_t kSharedLimit = 200 * 1024;
+    const std::size_t limit = aggregate_dynamic_shared_limit<E>();
     const auto H = static_cast<std::size_t>(a.max_aggregate_heads);
     int threads = kThreads;
-    while (threads > 32 && H * threads * sizeof(double) > kSharedLimit) threads /= 2;
+    while (threads > 32 && H * threads * sizeof(double) > limit) threads /= 2;
     const std::size_t shared = H * threads * sizeof(double);
-    if (shared > kSharedLimit)
-      throw std::runtime_error("too many heads for the aggregate kernel: " + std::to_string(a.max_aggregate_heads));
+    if (shared > limit)
+      throw std::runtime_error("too many heads for the aggregate kernel on this GPU: " + std::to_string(H) +
+                               " heads need " + std::to_string(shared) + " bytes of shared memory per block of 32 " +
+                               "threads, above the " + std::to_string(limit) + " it allows");
     // Always: the default maximum is 48 KiB minus the kernel's static shared memory (2.5 KiB here),
     // so a request of 46 to 48 KiB (46 to 48 heads at 128 threads) would fail without it too.
     cuda_check(cudaFuncSetAttribute(aggregate_topk_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)),
@@ -400,6 +417,11 @@ void launch_for(const TopkArgs& a, cudaStream_t stream) {
 }
 
 }  // namespace
+
+cudaError_t kernel_image_status() {
+  cudaFuncAttributes attributes{};
+  return cudaFuncGetAttributes(&attributes, head_topk_kernel<F16>);
+}
 
 void launch_row_topk(const TopkArgs& args, cudaStream_t stream) {
   if (args.head_rows <= 0 && args.aggregate_rows <= 0) return;

@@ -58,6 +58,17 @@ class TraceCli : public ::testing::Test {
   }
 };
 
+// The closing line counts in the singular too: one job of one path of one node (target 0).
+TEST_F(TraceCli, SummaryLineCountsOfOneReadInTheSingular) {
+  write_tiny(tiny_attention());
+  const CliResult one = run_cli("trace '" + in + "' -o '" + out + "' --heads 0 --targets 0 --device cpu");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.err.find(": 1 job, 1 path, 1 node in "), std::string::npos) << one.err;
+  const CliResult more = run_cli("trace '" + in + "' -o '" + out + "' --force --heads 0,1 --targets 3 --device cpu -B 1");
+  ASSERT_EQ(more.exit_code, 0) << more.err;
+  EXPECT_TRUE(std::regex_search(more.err, std::regex(": 2 jobs, 2 paths, [0-9]+ nodes in "))) << more.err;
+}
+
 TEST_F(TraceCli, MissingFileAndNotHdf5) {
   expect_bad(dir.file("nope.h5") + " -o " + out, {"nope.h5"});
   std::ofstream(in) << "this is not HDF5\n";

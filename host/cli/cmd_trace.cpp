@@ -65,9 +65,10 @@ int run_trace_command(const TraceCommand& cmd) {
   const double seconds = seconds_since(start);
   // The writer's share says what bounds a run: writing (the engine waited) or tracing.
   fmt::print(stderr,
-             "ratrace: wrote {}: {} jobs, {} paths, {} nodes in {:.2f} s ({:.0f} jobs/s; writer busy {:.2f} s, "
+             "ratrace: wrote {}: {}, {}, {} in {:.2f} s ({:.0f} jobs/s; writer busy {:.2f} s, "
              "{} waited {:.2f} s for it)\n",
-             cmd.output, done.jobs, done.paths, done.nodes, seconds,
+             cmd.output, counted(done.jobs, "job", "jobs"), counted(done.paths, "path", "paths"),
+             counted(done.nodes, "node", "nodes"), seconds,
              seconds > 0 ? static_cast<double>(done.jobs) / seconds : 0.0, done.writer_busy_s,
              done.engine.results_beside ? "results thread" : "engine", done.engine_wait_s);
   fmt::print(stderr, "ratrace: {}\n", describe_engine_times(done.engine));

@@ -88,6 +88,14 @@ using gpu::LaunchSpec;
 using gpu::UnitSpec;
 using gpu::Workspace;
 
+// The kernels' warp reductions (__reduce_max_sync) need compute capability 8.0.
+constexpr int kMinComputeMajor = 8;
+// The CUDA architectures this build has code for (CMakeLists.txt), for the message of a GPU it
+// cannot run on.
+#ifndef RATRACE_CUDA_ARCHITECTURES
+#define RATRACE_CUDA_ARCHITECTURES "(not recorded)"
+#endif
+
 constexpr double kDefaultMemFraction = 0.70;
 constexpr std::size_t kLaunchHeadBytes = std::size_t{16} << 20;  // batching rule 2
 constexpr std::size_t kStagingBytes = std::size_t{64} << 20;     // dense heads read per HDF5 call (at least one)
@@ -130,15 +138,26 @@ GpuStatus probe_device(int device) {
     cudaGetLastError();
     return status;
   }
-  if (prop.major < 9) {
-    status.reason = fmt::format("{} has compute capability {}.{}; this build targets sm_90 and newer", prop.name,
-                                prop.major, prop.minor);
+  if (prop.major < kMinComputeMajor) {
+    status.reason = fmt::format("{} has compute capability {}.{}; ratrace's kernels need {}.0 or newer", prop.name,
+                                prop.major, prop.minor, kMinComputeMajor);
     return status;
   }
   err = cudaSetDevice(device);
   if (err == cudaSuccess) err = cudaFree(nullptr);  // creates the context: catches driver trouble now
   if (err != cudaSuccess) {
     status.reason = cudaGetErrorString(err);
+    cudaGetLastError();
+    return status;
+  }
+  // A build without code for this GPU fails at its first launch otherwise: say so now, and how to
+  // build for it.
+  err = gpu::kernel_image_status();
+  if (err != cudaSuccess) {
+    status.reason = fmt::format("{} (compute capability {}.{}): this build has no kernels it can run ({}; built for "
+                                "CUDA architectures {}); rebuild with -DCMAKE_CUDA_ARCHITECTURES={}{}",
+                                prop.name, prop.major, prop.minor, cudaGetErrorString(err), RATRACE_CUDA_ARCHITECTURES,
+                                prop.major, prop.minor);
     cudaGetLastError();
     return status;
   }

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,16 @@ int env_int(const char* name, int fallback) {
 }
 
 int device_count() { return std::max(0, env_int("RATRACE_SIMT_DEVICES", 1)); }
+// RATRACE_SIMT_COMPUTE_CAPABILITY, "MAJOR.MINOR" (default 9.0).
+std::pair<int, int> compute_capability() {
+  const char* v = std::getenv("RATRACE_SIMT_COMPUTE_CAPABILITY");
+  int major = 9, minor = 0;
+  if (v != nullptr && *v != '\0' && std::sscanf(v, "%d.%d", &major, &minor) != 2) {
+    std::fprintf(stderr, "simt emulator: RATRACE_SIMT_COMPUTE_CAPABILITY must be MAJOR.MINOR, not '%s'\n", v);
+    std::abort();
+  }
+  return {major, minor};
+}
 std::size_t device_memory_bytes() {
   return static_cast<std::size_t>(std::max(1, env_int("RATRACE_SIMT_MEMORY_MB", 2048))) << 20;
 }
@@ -269,6 +280,18 @@ std::size_t registered_host_bytes() {
   return bytes;
 }
 
+int shared_memory_optin_bytes() { return std::max(1, env_int("RATRACE_SIMT_SHARED_OPTIN_KB", 227)) * 1024; }
+
+namespace detail {
+cudaError_t kernel_attributes(cudaFuncAttributes* attributes) {
+  const char* v = std::getenv("RATRACE_SIMT_NO_KERNEL_IMAGE");
+  if (v != nullptr && std::string(v) == "1")
+    return fail(cudaErrorNoKernelImageForDevice, "RATRACE_SIMT_NO_KERNEL_IMAGE=1: the build has no code for the device");
+  *attributes = cudaFuncAttributes{0, 1024};
+  return cudaSuccess;
+}
+}  // namespace detail
+
 }  // namespace simt
 
 cudaError_t cudaGetDeviceCount(int* count) {
@@ -283,13 +306,26 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   std::snprintf(prop->name, sizeof(prop->name), "ratrace SIMT emulator (CPU)");
   prop->totalGlobalMem = simt::device_memory_bytes();
   prop->sharedMemPerBlock = 48 * 1024;
-  prop->sharedMemPerBlockOptin = 227 * 1024;
+  prop->sharedMemPerBlockOptin = static_cast<std::size_t>(simt::shared_memory_optin_bytes());
   prop->warpSize = 32;
   prop->maxThreadsPerBlock = 1024;
   prop->multiProcessorCount = 1;
-  prop->major = 9;
-  prop->minor = 0;
+  std::tie(prop->major, prop->minor) = simt::compute_capability();
   return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device) {
+  if (device < 0 || device >= simt::device_count())
+    return simt::fail(cudaErrorInvalidDevice, "device " + std::to_string(device) + " does not exist");
+  if (attribute != cudaDevAttrMaxSharedMemoryPerBlockOptin)
+    return simt::fail(cudaErrorInvalidValue, "cudaDeviceGetAttribute of an attribute the emulator does not know");
+  *value = simt::shared_memory_optin_bytes();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;  // cudaSetDevice only checks its argument: there is one emulated device in use
+  return simt::device_count() > 0 ? cudaSuccess : simt::fail(cudaErrorNoDevice, "no device");
 }
 
 cudaError_t cudaSetDevice(int device) {
@@ -547,6 +583,7 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidDevice: text = "invalid device ordinal"; break;
     case cudaErrorNoDevice: text = "no CUDA-capable device is detected"; break;
     case cudaErrorNotReady: text = "device not ready"; break;
+    case cudaErrorNoKernelImageForDevice: text = "no kernel image is available for execution on the device"; break;
     case cudaErrorHostMemoryAlreadyRegistered: text = "part or all of the requested memory range is already mapped"; break;
     case cudaErrorHostMemoryNotRegistered: text = "pointer does not correspond to a registered memory region"; break;
     case cudaErrorIllegalAddress: text = "an illegal memory access was encountered"; break;

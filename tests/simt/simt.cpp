@@ -37,7 +37,6 @@ constexpr std::size_t kStackBytes = 128 * 1024;
 constexpr unsigned kWarpSize = 32;
 constexpr unsigned kFullWarp = 0xffffffffu;
 constexpr int kDefaultDynamicShared = 48 * 1024;   // without cudaFuncSetAttribute, as on a GPU
-constexpr int kMaxDynamicShared = 227 * 1024;      // sm_90's opt-in limit per block
 
 // A kernel's misuse of the execution model, found while it runs: fails the launch.
 struct LaunchFault : std::runtime_error {
@@ -317,7 +316,13 @@ bool block_barrier(bool predicate) {
 void* dynamic_shared_memory() { return dynamic_shared; }
 
 cudaError_t set_max_dynamic_shared(const void* kernel, int bytes) {
-  if (bytes < 0 || bytes > kMaxDynamicShared) return cudaErrorInvalidValue;
+  const int optin = shared_memory_optin_bytes();  // the device's limit per block
+  if (bytes < 0 || bytes > optin) {
+    record_error(cudaErrorInvalidValue, "cudaFuncSetAttribute: " + std::to_string(bytes) +
+                                            " bytes of dynamic shared memory, outside the device's 0.." +
+                                            std::to_string(optin) + " per block");
+    return cudaErrorInvalidValue;
+  }
   const std::lock_guard lock(launch_mutex);
   max_dynamic_shared[kernel] = bytes;
   return cudaSuccess;

@@ -21,4 +21,7 @@ bool deferred_streams();
 // Host memory page-locked with cudaHostRegister now.
 std::size_t registered_host_bytes();
 
+// The emulated device's opt-in shared memory per block (RATRACE_SIMT_SHARED_OPTIN_KB).
+int shared_memory_optin_bytes();
+
 }  // namespace simt

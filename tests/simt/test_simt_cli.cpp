@@ -1,6 +1,8 @@
 // The CLI with a device present (the emulated one): `--device auto` picks it and says so on stderr
 // and in the results' `device` attribute; the GPU's results file holds the CPU's results (SPEC §2);
-// stderr says where the engine's time went; with no device, `--device gpu` refuses (exit 2) and `--device auto` falls back to the CPU.
+// stderr says where the engine's time went; with no device, or one the build cannot run on (below
+// compute capability 8.0, or without code for it), `--device gpu` refuses (exit 2) and `--device
+// auto` falls back to the CPU; the aggregate kernel fits the device's shared memory.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -78,10 +80,19 @@ TEST(SimtCli, GpuMemAboveTheFreeMemoryIsRefusedUpFront) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("gpu.h5")));
 }
 
-// RATRACE_SIMT_DEVICES=0 while it lives: the emulated machine has no device (children inherit it).
-struct NoDevice {
-  NoDevice() { setenv("RATRACE_SIMT_DEVICES", "0", 1); }
-  ~NoDevice() { unsetenv("RATRACE_SIMT_DEVICES"); }
+// An emulator setting (tests/simt/include/cuda_runtime_api.h) while it lives; children inherit it.
+struct EmulatedSetting {
+  EmulatedSetting(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~EmulatedSetting() { unsetenv(name_); }
+  EmulatedSetting(const EmulatedSetting&) = delete;
+  EmulatedSetting& operator=(const EmulatedSetting&) = delete;
+
+ private:
+  const char* name_;
+};
+// The emulated machine has no device.
+struct NoDevice : EmulatedSetting {
+  NoDevice() : EmulatedSetting("RATRACE_SIMT_DEVICES", "0") {}
 };
 
 TEST(SimtCli, WithoutADeviceGpuRefusesAndAutoFallsBackToTheCpu) {
@@ -100,6 +111,63 @@ TEST(SimtCli, WithoutADeviceGpuRefusesAndAutoFallsBackToTheCpu) {
   const auto fallback = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("auto.h5")));
   ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
   EXPECT_EQ(ratrace::read_results_file(dir.file("auto.h5")).device.rfind("cpu", 0), 0u);
+}
+
+// A GPU below compute capability 8.0 (the kernels' warp reductions) is not usable: `--device gpu`
+// refuses naming the card and its capability, `--device auto` says so and runs on the CPU.
+TEST(SimtCli, AGpuBelowComputeCapability8IsNotUsable) {
+  TempDir dir;
+  const std::string corpus = dir.file("corpus.h5");
+  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
+  const EmulatedSetting turing("RATRACE_SIMT_COMPUTE_CAPABILITY", "7.5");
+  const std::string reason = "ratrace SIMT emulator (CPU) has compute capability 7.5; ratrace's kernels need 8.0 or newer";
+
+  const auto refused = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find(reason), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
+
+  const auto fallback = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("auto.h5")));
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  EXPECT_NE(fallback.err.find("no usable GPU (" + reason + "): using the CPU reference engine"), std::string::npos)
+      << fallback.err;
+  EXPECT_EQ(ratrace::read_results_file(dir.file("auto.h5")).device.rfind("cpu", 0), 0u);
+}
+
+// A GPU that the build has no code for (an sm_86 card and a build for sm_90 only, say) is refused
+// before anything runs, with the build's architectures and the CMake option that adds the card's.
+TEST(SimtCli, AGpuTheBuildHasNoCodeForIsRefusedWithHowToBuildForIt) {
+  TempDir dir;
+  const std::string corpus = dir.file("corpus.h5");
+  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
+  const EmulatedSetting ampere("RATRACE_SIMT_COMPUTE_CAPABILITY", "8.6");
+  const EmulatedSetting no_image("RATRACE_SIMT_NO_KERNEL_IMAGE", "1");
+
+  for (const std::string command : {"trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu",
+                                    "verify " + quoted(corpus)}) {
+    const auto refused = run_cli(command);
+    EXPECT_EQ(refused.exit_code, 2) << command << "\n" << refused.err;
+    for (const char* part : {"(compute capability 8.6): this build has no kernels it can run (no kernel image is available",
+                             "built for CUDA architectures simt); rebuild with -DCMAKE_CUDA_ARCHITECTURES=86"})
+      EXPECT_NE(refused.err.find(part), std::string::npos) << command << "\nmissing: " << part << "\n" << refused.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
+}
+
+// The mean and max of many heads on a GPU with less shared memory per block than sm_90's 227 KiB:
+// 128 heads' per-thread sums take 128 KiB in a block of 128 threads, above sm_86's 99 KiB, so the
+// aggregate kernel runs narrower blocks there (a fixed limit made cudaFuncSetAttribute fail), and
+// the results are the CPU's.
+TEST(SimtCli, MeanAndMaxOfManyHeadsFitTheSharedMemoryOfTheGpu) {
+  TempDir dir;
+  const std::string corpus = dir.file("corpus.h5");
+  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 128 --len 40 --seed 9").exit_code, 0);
+  const EmulatedSetting ampere("RATRACE_SIMT_COMPUTE_CAPABILITY", "8.6");
+  const EmulatedSetting shared("RATRACE_SIMT_SHARED_OPTIN_KB", "99");
+
+  const auto verify = run_cli("verify " + quoted(corpus) + " --heads mean,max --targets all");
+  EXPECT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_NE(verify.out.find("verify: 80 jobs compared (all jobs), 0 mismatches"), std::string::npos) << verify.out;
 }
 
 }  // namespace

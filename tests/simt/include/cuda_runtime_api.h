@@ -1,7 +1,7 @@
 #pragma once
 // The SIMT emulator's stand-in for the CUDA runtime API (tests/simt/): the subset that ratrace
 // uses, over host memory, with the device-side keywords and intrinsics of simt.hpp. One emulated
-// device, "ratrace SIMT emulator (CPU)", compute capability 9.0.
+// device, "ratrace SIMT emulator (CPU)", compute capability 9.0 unless told otherwise (below).
 //
 // Streams are deferred: device work (copies, memsets, launches, CUB scans, event records) waits in
 // its stream's queue until the host must see it done (cudaStreamSynchronize, cudaDeviceSynchronize,
@@ -23,6 +23,12 @@
 //   RATRACE_SIMT_MEMORY_MB  device memory in MiB (default 2048); cudaMalloc fails beyond it
 //   RATRACE_SIMT_STREAMS    deferred (default) | eager: every operation completes before its call
 //                           returns (the other extreme of timing; faults surface at the launch)
+//   RATRACE_SIMT_COMPUTE_CAPABILITY  MAJOR.MINOR the device reports (default 9.0)
+//   RATRACE_SIMT_SHARED_OPTIN_KB     its opt-in shared memory per block, in KiB (default 227, as
+//                           sm_90; 163 is sm_80's, 99 sm_86's and sm_89's): cudaFuncSetAttribute
+//                           refuses more
+//   RATRACE_SIMT_NO_KERNEL_IMAGE=1   the build has no code for the device: cudaFuncGetAttributes
+//                           fails with cudaErrorNoKernelImageForDevice
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -34,8 +40,10 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDeviceFunction = 98,
   cudaErrorInvalidDevice = 101,
   cudaErrorNoDevice = 100,
+  cudaErrorNoKernelImageForDevice = 209,
   cudaErrorECCUncorrectable = 214,
   cudaErrorNotReady = 600,
   cudaErrorIllegalAddress = 700,
@@ -64,6 +72,17 @@ enum cudaFuncAttribute {
   cudaFuncAttributeMaxDynamicSharedMemorySize = 8,
 };
 
+enum cudaDeviceAttr {
+  cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
+};
+
+// What the kernels ask of cudaFuncGetAttributes. The emulator cannot see a kernel's static shared
+// memory (function-local statics): it reports none.
+struct cudaFuncAttributes {
+  std::size_t sharedSizeBytes;
+  int maxThreadsPerBlock;
+};
+
 constexpr unsigned cudaHostRegisterDefault = 0x0;
 constexpr unsigned cudaHostRegisterPortable = 0x1;
 constexpr unsigned cudaStreamDefault = 0x0;
@@ -88,7 +107,9 @@ struct cudaDeviceProp {
 
 cudaError_t cudaGetDeviceCount(int* count);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
 cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes);
 
 cudaError_t cudaMalloc(void** ptr, std::size_t bytes);
@@ -120,6 +141,7 @@ const char* cudaGetErrorString(cudaError_t error);
 
 namespace simt::detail {
 cudaError_t set_max_dynamic_shared(const void* kernel, int bytes);
+cudaError_t kernel_attributes(cudaFuncAttributes* attributes);
 // Queues device work (a kernel's grid, a CUB scan) on a stream: it runs when the stream reaches it
 // (at once in eager mode, returning its error then).
 cudaError_t enqueue_device_work(cudaStream_t stream, std::function<cudaError_t()> work);
@@ -128,4 +150,8 @@ template <class Kernel>
 cudaError_t cudaFuncSetAttribute(Kernel* kernel, cudaFuncAttribute attribute, int value) {
   if (attribute != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaErrorInvalidValue;
   return simt::detail::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), value);
+}
+template <class Kernel>
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, Kernel*) {
+  return simt::detail::kernel_attributes(attributes);
 }
