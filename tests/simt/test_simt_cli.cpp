@@ -95,63 +95,51 @@ struct NoDevice : EmulatedSetting {
   NoDevice() : EmulatedSetting("RATRACE_SIMT_DEVICES", "0") {}
 };
 
-TEST(SimtCli, WithoutADeviceGpuRefusesAndAutoFallsBackToTheCpu) {
+// On a machine without a usable GPU: `--device gpu` and `verify` refuse (exit 2, no results file),
+// `--device auto` runs on the CPU; both say why, with every one of `why`.
+void expect_no_usable_gpu(const std::initializer_list<std::string> why) {
   TempDir dir;
   const std::string corpus = dir.file("corpus.h5");
   ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
-  const NoDevice no_device;
-
-  const auto refused = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu");
-  EXPECT_EQ(refused.exit_code, 2) << refused.err;
-  EXPECT_NE(refused.err.find("no usable GPU"), std::string::npos) << refused.err;
-  EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
-  const auto verify = run_cli("verify " + quoted(corpus));
-  EXPECT_EQ(verify.exit_code, 2) << verify.err;
-
-  const auto fallback = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("auto.h5")));
-  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
-  EXPECT_EQ(ratrace::read_results_file(dir.file("auto.h5")).device.rfind("cpu", 0), 0u);
-}
-
-// A GPU below compute capability 8.0 (the kernels' warp reductions) is not usable: `--device gpu`
-// refuses naming the card and its capability, `--device auto` says so and runs on the CPU.
-TEST(SimtCli, AGpuBelowComputeCapability8IsNotUsable) {
-  TempDir dir;
-  const std::string corpus = dir.file("corpus.h5");
-  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
-  const EmulatedSetting turing("RATRACE_SIMT_COMPUTE_CAPABILITY", "7.5");
-  const std::string reason = "ratrace SIMT emulator (CPU) has compute capability 7.5; ratrace's kernels need 8.0 or newer";
-
-  const auto refused = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu");
-  EXPECT_EQ(refused.exit_code, 2) << refused.err;
-  EXPECT_NE(refused.err.find(reason), std::string::npos) << refused.err;
-  EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
-
-  const auto fallback = run_cli("trace " + quoted(corpus) + " -o " + quoted(dir.file("auto.h5")));
-  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
-  EXPECT_NE(fallback.err.find("no usable GPU (" + reason + "): using the CPU reference engine"), std::string::npos)
-      << fallback.err;
-  EXPECT_EQ(ratrace::read_results_file(dir.file("auto.h5")).device.rfind("cpu", 0), 0u);
-}
-
-// A GPU that the build has no code for (an sm_86 card and a build for sm_90 only, say) is refused
-// before anything runs, with the build's architectures and the CMake option that adds the card's.
-TEST(SimtCli, AGpuTheBuildHasNoCodeForIsRefusedWithHowToBuildForIt) {
-  TempDir dir;
-  const std::string corpus = dir.file("corpus.h5");
-  ASSERT_EQ(run_cli("synth -o " + quoted(corpus) + " --sequences 1 --layers 1 --heads 2 --len 32 --seed 3").exit_code, 0);
-  const EmulatedSetting ampere("RATRACE_SIMT_COMPUTE_CAPABILITY", "8.6");
-  const EmulatedSetting no_image("RATRACE_SIMT_NO_KERNEL_IMAGE", "1");
-
+  const auto said_why = [&why](const std::string& command, const std::string& err) {
+    for (const std::string& part : why) EXPECT_NE(err.find(part), std::string::npos) << command << "\nmissing: " << part << "\n" << err;
+  };
   for (const std::string command : {"trace " + quoted(corpus) + " -o " + quoted(dir.file("gpu.h5")) + " --device gpu",
                                     "verify " + quoted(corpus)}) {
     const auto refused = run_cli(command);
     EXPECT_EQ(refused.exit_code, 2) << command << "\n" << refused.err;
-    for (const char* part : {"(compute capability 8.6): this build has no kernels it can run (no kernel image is available",
-                             "built for CUDA architectures simt); rebuild with -DCMAKE_CUDA_ARCHITECTURES=86"})
-      EXPECT_NE(refused.err.find(part), std::string::npos) << command << "\nmissing: " << part << "\n" << refused.err;
+    EXPECT_NE(refused.err.find("no usable GPU"), std::string::npos) << refused.err;
+    said_why(command, refused.err);
   }
   EXPECT_FALSE(std::filesystem::exists(dir.file("gpu.h5")));
+
+  const std::string command = "trace " + quoted(corpus) + " -o " + quoted(dir.file("auto.h5"));
+  const auto fallback = run_cli(command);
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  EXPECT_NE(fallback.err.find("): using the CPU reference engine"), std::string::npos) << fallback.err;
+  said_why(command, fallback.err);
+  EXPECT_EQ(ratrace::read_results_file(dir.file("auto.h5")).device.rfind("cpu", 0), 0u);
+}
+
+TEST(SimtCli, WithoutADeviceGpuRefusesAndAutoFallsBackToTheCpu) {
+  const NoDevice no_device;
+  expect_no_usable_gpu({"no CUDA-capable device is detected"});
+}
+
+// A GPU below compute capability 8.0 (the kernels' warp reductions) is not usable.
+TEST(SimtCli, AGpuBelowComputeCapability8IsNotUsable) {
+  const EmulatedSetting turing("RATRACE_SIMT_COMPUTE_CAPABILITY", "7.5");
+  expect_no_usable_gpu({"ratrace SIMT emulator (CPU) has compute capability 7.5; ratrace's kernels need 8.0 or newer"});
+}
+
+// Nor is a GPU that the build has no code for (an sm_86 card and a build for sm_90 only, say): it
+// is refused before anything runs, with the build's architectures and the CMake option that adds
+// the card's.
+TEST(SimtCli, AGpuTheBuildHasNoCodeForIsNotUsableAndTheMessageSaysHowToBuildForIt) {
+  const EmulatedSetting ampere("RATRACE_SIMT_COMPUTE_CAPABILITY", "8.6");
+  const EmulatedSetting no_image("RATRACE_SIMT_NO_KERNEL_IMAGE", "1");
+  expect_no_usable_gpu({"(compute capability 8.6): this build has no kernels it can run (no kernel image is available",
+                        "built for CUDA architectures simt); rebuild with -DCMAKE_CUDA_ARCHITECTURES=86"});
 }
 
 // The mean and max of many heads on a GPU with less shared memory per block than sm_90's 227 KiB:
