@@ -90,11 +90,9 @@ using gpu::Workspace;
 
 // The kernels' warp reductions (__reduce_max_sync) need compute capability 8.0.
 constexpr int kMinComputeMajor = 8;
-// The CUDA architectures this build has code for (CMakeLists.txt), for the message of a GPU it
-// cannot run on.
-#ifndef RATRACE_CUDA_ARCHITECTURES
-#define RATRACE_CUDA_ARCHITECTURES "(not recorded)"
-#endif
+// RATRACE_CUDA_ARCHITECTURES, the CUDA architectures this build has code for, comes from
+// CMakeLists.txt (tests/simt/CMakeLists.txt for the emulated engine): the message of a GPU that
+// the build cannot run on names them.
 
 constexpr double kDefaultMemFraction = 0.70;
 constexpr std::size_t kLaunchHeadBytes = std::size_t{16} << 20;  // batching rule 2

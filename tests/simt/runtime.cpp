@@ -284,10 +284,9 @@ int shared_memory_optin_bytes() { return std::max(1, env_int("RATRACE_SIMT_SHARE
 
 namespace detail {
 cudaError_t kernel_attributes(cudaFuncAttributes* attributes) {
-  const char* v = std::getenv("RATRACE_SIMT_NO_KERNEL_IMAGE");
-  if (v != nullptr && std::string(v) == "1")
+  if (env_int("RATRACE_SIMT_NO_KERNEL_IMAGE", 0) == 1)
     return fail(cudaErrorNoKernelImageForDevice, "RATRACE_SIMT_NO_KERNEL_IMAGE=1: the build has no code for the device");
-  *attributes = cudaFuncAttributes{0, 1024};
+  *attributes = cudaFuncAttributes{0};
   return cudaSuccess;
 }
 }  // namespace detail

@@ -90,10 +90,6 @@ struct EmulatedSetting {
  private:
   const char* name_;
 };
-// The emulated machine has no device.
-struct NoDevice : EmulatedSetting {
-  NoDevice() : EmulatedSetting("RATRACE_SIMT_DEVICES", "0") {}
-};
 
 // On a machine without a usable GPU: `--device gpu` and `verify` refuse (exit 2, no results file),
 // `--device auto` runs on the CPU; both say why, with every one of `why`.
@@ -122,7 +118,7 @@ void expect_no_usable_gpu(const std::initializer_list<std::string> why) {
 }
 
 TEST(SimtCli, WithoutADeviceGpuRefusesAndAutoFallsBackToTheCpu) {
-  const NoDevice no_device;
+  const EmulatedSetting no_device("RATRACE_SIMT_DEVICES", "0");
   expect_no_usable_gpu({"no CUDA-capable device is detected"});
 }
 

@@ -79,7 +79,6 @@ enum cudaDeviceAttr {
 // memory (function-local statics): it reports none.
 struct cudaFuncAttributes {
   std::size_t sharedSizeBytes;
-  int maxThreadsPerBlock;
 };
 
 constexpr unsigned cudaHostRegisterDefault = 0x0;
